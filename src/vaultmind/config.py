@@ -1,0 +1,111 @@
+"""Settings as data: every setting has a name, a default and help text, and is read from
+`VAULT/vaultmind.toml` (section `[vaultmind]` or top level) and then from command-line flags.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vaultmind.errors import ConfigError
+
+CONFIG_FILE = "vaultmind.toml"
+DEFAULT_STATE_DIR = ".vaultmind"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "state_dir",
+        None,
+        "Where the store lives. Default: VAULT/.vaultmind. Set it to keep a read-only vault untouched.",
+    ),
+    Setting(
+        "ignore",
+        (),
+        "Extra paths or glob patterns (vault-relative) to leave out, on top of "
+        "Obsidian's own excluded files in .obsidian/app.json.",
+    ),
+    Setting(
+        "max_note_bytes",
+        4_000_000,
+        "Notes larger than this are indexed only up to this many bytes, with a warning.",
+    ),
+    Setting(
+        "workers",
+        0,
+        "Processes used to parse notes on a full index; 0 picks one per CPU core.",
+    ),
+    Setting(
+        "batch_size",
+        500,
+        "Notes written to the store per transaction; a killed run loses at most one batch.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    state_dir: str | None = None
+    ignore: tuple[str, ...] = ()
+    max_note_bytes: int = 4_000_000
+    workers: int = 0
+    batch_size: int = 500
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        """Return a copy with every non-None override applied (flags beat the file)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+        return replace(self, **values)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = _BY_NAME[name].default
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"setting {name!r} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if isinstance(default, bool) or default is None:
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"setting {name!r} must be a non-negative integer, got {value!r}")
+        return value
+    return value
+
+
+def load_config(vault: Path, **overrides: Any) -> Config:
+    """Defaults, then `VAULT/vaultmind.toml`, then `overrides` (None means not given)."""
+    config = Config()
+    path = vault / CONFIG_FILE
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
+            raise ConfigError(f"{path}: {e}") from e
+        section = data.get("vaultmind", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [vaultmind] must be a table")
+        config = config.with_overrides(**section)
+    return config.with_overrides(**overrides)
+
+
+def state_dir_for(vault: Path, config: Config) -> Path:
+    if config.state_dir:
+        return Path(config.state_dir).expanduser().resolve()
+    return vault / DEFAULT_STATE_DIR

@@ -1,0 +1,37 @@
+"""The exception tree. The CLI turns each of these into a one-line message and exit code 1."""
+
+from __future__ import annotations
+
+
+class VaultmindError(Exception):
+    """Base of every error vaultmind raises on purpose."""
+
+
+class VaultNotFound(VaultmindError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"vault not found: {path} is not a folder")
+
+
+class NotIndexed(VaultmindError):
+    def __init__(self, vault: str) -> None:
+        super().__init__(f"{vault} has not been indexed yet; run `vaultmind index {vault}` first")
+
+
+class NoteNotFound(VaultmindError):
+    def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        hint = f" (did you mean: {', '.join(suggestions)}?)" if suggestions else ""
+        super().__init__(f"no note named {name!r} in the vault{hint}")
+        self.name = name
+        self.suggestions = suggestions
+
+
+class StoreError(VaultmindError):
+    """The store cannot be opened or written (locked, corrupt, read-only, too new)."""
+
+
+class ConfigError(VaultmindError):
+    """A setting has a bad value or `vaultmind.toml` cannot be read."""
+
+
+class ExportError(VaultmindError):
+    """An export cannot be written in the requested format."""

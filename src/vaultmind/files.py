@@ -1,0 +1,245 @@
+"""Walk the vault, honour ignore rules, read and hash files, decode text and repair
+double-encoded (mojibake) notes. Never writes into the vault.
+"""
+
+from __future__ import annotations
+
+import codecs
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaultmind.types import FileKind, NoteFile, Warning
+
+log = logging.getLogger(__name__)
+
+# Codepages through which UTF-8 bytes are commonly mis-read and saved again as UTF-8.
+# "sloppy-windows-1252" (from ftfy) also maps the five bytes cp1252 leaves undefined.
+_MOJIBAKE_CODECS = ("sloppy-windows-1252", "mac_roman", "latin-1")
+_MOJIBAKE_ROUNDS = 2
+_BINARY_SNIFF = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRules:
+    """Obsidian's excluded files (`userIgnoreFilters`) plus vaultmind's own `ignore` globs."""
+
+    prefixes: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+    globs: tuple[str, ...] = ()
+    skip_dirs: tuple[str, ...] = ()
+
+    def ignored(self, path: str) -> bool:
+        # Obsidian matches a plain filter as a path prefix ("templates/" or "README.md").
+        if any(path.startswith(p) for p in self.prefixes):
+            return True
+        if any(rx.search(path) for rx in self.patterns):
+            return True
+        return any(fnmatch.fnmatchcase(path, g) or path.startswith(g.rstrip("/") + "/") for g in self.globs)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """A note's decoded text (None when it could not be read at all) and its content hash."""
+
+    text: str | None
+    hash: str | None
+    warnings: tuple[Warning, ...]
+
+
+def obsidian_settings(vault: Path) -> dict:
+    """`.obsidian/app.json`, or {} when absent or unreadable."""
+    path = vault / ".obsidian" / "app.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def ignore_rules(vault: Path, extra: tuple[str, ...] = (), skip_dirs: tuple[Path, ...] = ()) -> IgnoreRules:
+    filters = obsidian_settings(vault).get("userIgnoreFilters") or []
+    prefixes, patterns = [], []
+    for entry in filters:
+        if not isinstance(entry, str) or not entry:
+            continue
+        if len(entry) > 2 and entry.startswith("/") and entry.endswith("/"):
+            try:
+                patterns.append(re.compile(entry[1:-1]))
+            except re.error:
+                log.warning("ignoring invalid pattern in .obsidian/app.json: %s", entry)
+        else:
+            prefixes.append(entry)
+    resolved = tuple(str(d.resolve()) for d in skip_dirs)
+    return IgnoreRules(tuple(prefixes), tuple(patterns), tuple(extra), resolved)
+
+
+def file_kind(path: str) -> FileKind:
+    lower = path.lower()
+    if lower.endswith(".md"):
+        return "note"
+    if lower.endswith(".canvas"):
+        return "canvas"
+    return "attachment"
+
+
+def walk_vault(vault: Path, rules: IgnoreRules) -> tuple[list[NoteFile], list[Warning]]:
+    """Every file Obsidian would show, sorted by path. Dot-files and dot-folders are skipped,
+    as Obsidian does; symlinked folders are followed once (a loop gets a warning)."""
+    files: list[NoteFile] = []
+    warnings: list[Warning] = []
+    seen_dirs: set[str] = set()
+    root = vault.resolve()
+
+    def visit(directory: Path, rel: str) -> None:
+        real = os.path.realpath(directory)
+        if real in seen_dirs:
+            warnings.append(Warning(rel or ".", "symlink_loop", "folder was already visited (symlink loop); skipped"))
+            return
+        if real in rules.skip_dirs:
+            return
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as e:
+            warnings.append(Warning(rel or ".", "unreadable", f"cannot list folder: {e.strerror or e}"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            if rules.ignored(path):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    visit(Path(entry.path), path)
+                    continue
+                if not entry.is_file(follow_symlinks=True):
+                    if entry.is_symlink():
+                        warnings.append(Warning(path, "broken_symlink", "symlink points nowhere; skipped"))
+                    continue
+                stat = entry.stat(follow_symlinks=True)
+            except OSError as e:
+                warnings.append(Warning(path, "unreadable", f"cannot stat: {e.strerror or e}"))
+                continue
+            files.append(NoteFile(path, file_kind(path), stat.st_size, stat.st_mtime_ns))
+
+    visit(root, "")
+    files.sort(key=lambda f: f.path)
+    return files, warnings
+
+
+def read_text(vault: Path, path: str, max_bytes: int) -> ReadResult:
+    """Read one note: hash the bytes, decode them, repair mojibake. Problems become warnings."""
+    full = vault / path
+    try:
+        with open(full, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return ReadResult(None, None, (Warning(path, "vanished", "file disappeared before it could be read"),))
+    except IsADirectoryError:
+        return ReadResult(None, None, (Warning(path, "unreadable", "is a folder, not a file"),))
+    except OSError as e:
+        return ReadResult(None, None, (Warning(path, "unreadable", f"cannot read: {e.strerror or e}"),))
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    text, warnings = decode_note(path, data, max_bytes)
+    return ReadResult(text, digest, tuple(warnings))
+
+
+def decode_note(path: str, data: bytes, max_bytes: int) -> tuple[str, list[Warning]]:
+    warnings: list[Warning] = []
+    if not data:
+        warnings.append(Warning(path, "empty", "note is empty"))
+        return "", warnings
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        try:
+            return data.decode("utf-16"), warnings
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:_BINARY_SNIFF]:
+        warnings.append(Warning(path, "binary", "looks like a binary file, not text; content skipped"))
+        return "", warnings
+    if len(data) > max_bytes:
+        warnings.append(
+            Warning(path, "too_large",
+                    f"note is {len(data):,} bytes; only the first {max_bytes:,} bytes are indexed")
+        )
+        data = data[:max_bytes]
+        truncated = True
+    else:
+        truncated = False
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if truncated and e.start >= len(data) - 3:
+            text = data[: e.start].decode("utf-8-sig")
+        else:
+            text = _decode_legacy(path, data, warnings)
+    repaired = repair_mojibake(text)
+    if repaired is not None:
+        text, codec = repaired
+        warnings.append(
+            Warning(path, "mojibake", f"text was UTF-8 read as {codec} and saved again; repaired for indexing (file unchanged)")
+        )
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, warnings
+
+
+def _decode_legacy(path: str, data: bytes, warnings: list[Warning]) -> str:
+    if _looks_like_cp1251(data):
+        warnings.append(Warning(path, "encoding", "not UTF-8; decoded as cp1251"))
+        return data.decode("cp1251")
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        pass
+    else:
+        warnings.append(Warning(path, "encoding", "not UTF-8; decoded as cp1252"))
+        return text
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is not None and best.encoding:
+        warnings.append(Warning(path, "encoding", f"not UTF-8; decoded as {best.encoding}"))
+        return str(best)
+    warnings.append(Warning(path, "encoding", "not UTF-8 and no encoding fits; undecodable bytes replaced"))
+    return data.decode("utf-8", errors="replace")
+
+
+def _looks_like_cp1251(data: bytes) -> bool:
+    """Russian in cp1251 puts high bytes together in whole words; Western text in cp1252 has
+    them alone inside Latin words. Statistical detectors guess short Russian notes wrong."""
+    high = [i for i, b in enumerate(data) if b >= 0xC0]
+    if len(high) < 4:
+        return False
+    together = sum(1 for i in high if (i > 0 and data[i - 1] >= 0xC0) or (i + 1 < len(data) and data[i + 1] >= 0xC0))
+    return together / len(high) >= 0.6
+
+
+def repair_mojibake(text: str) -> tuple[str, str] | None:
+    """If all of `text` is UTF-8 that was decoded through a single-byte codepage (once or
+    twice), return (repaired text, codepage); otherwise None. Pure ASCII and genuine
+    non-Latin text fail the round trip at once, so clean notes cost almost nothing."""
+    if text.isascii():
+        return None
+    import ftfy.bad_codecs  # noqa: F401  (registers "sloppy-windows-1252")
+
+    current, used = text, None
+    for _ in range(_MOJIBAKE_ROUNDS):
+        for codec in _MOJIBAKE_CODECS:
+            try:
+                candidate = current.encode(codec).decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+            if candidate != current:
+                current, used = candidate, codec.replace("sloppy-", "")
+                break
+        else:
+            break
+    return (current, used) if used else None

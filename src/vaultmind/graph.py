@@ -1,0 +1,94 @@
+"""The link graph: a networkx `MultiDiGraph` with one edge per link occurrence.
+
+Nodes: notes and canvases (`kind="note"` / `"canvas"`, id = vault path), attachments
+(`kind="attachment"`), and wanted notes (`kind="wanted"`, id = the link text as most often
+written; spellings that differ only in case or Unicode form are one wanted note).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+
+from vaultmind.types import ResolvedLink
+
+NOTE_KINDS = ("note", "canvas")
+
+
+@dataclass(frozen=True, slots=True)
+class GraphMetrics:
+    """Per-note metrics and vault-wide structure, computed over notes only (no attachments,
+    no wanted notes, no self links)."""
+
+    in_degree: dict[str, int]
+    out_degree: dict[str, int]
+    pagerank: dict[str, float]
+    orphans: tuple[str, ...]
+    dead_ends: tuple[str, ...]
+    components: tuple[tuple[str, ...], ...]
+
+
+def wanted_key(target: str) -> str:
+    return unicodedata.normalize("NFC", target.strip()).casefold()
+
+
+def build_graph(files: Iterable[tuple[str, str]], links: Iterable[ResolvedLink],
+                titles: dict[str, str] | None = None) -> nx.MultiDiGraph:
+    """`files` are (path, kind) pairs; `links` the stored link occurrences."""
+    graph = nx.MultiDiGraph()
+    for path, kind in files:
+        graph.add_node(path, kind=kind, title=(titles or {}).get(path, path.rsplit("/", 1)[-1]))
+    links = list(links)
+    spellings: dict[str, Counter[str]] = {}
+    for item in links:
+        if item.target_path is None:
+            spellings.setdefault(wanted_key(item.link.target), Counter())[item.link.target.strip()] += 1
+    wanted_id = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
+    for key, node in wanted_id.items():
+        if node not in graph:
+            graph.add_node(node, kind="wanted", title=node)
+    for item in links:
+        link = item.link
+        target = item.target_path if item.target_path is not None else wanted_id[wanted_key(link.target)]
+        if target not in graph:  # a link into a file the walk skipped (ignored folder)
+            graph.add_node(target, kind="attachment" if "." in target.rsplit("/", 1)[-1] else "note",
+                           title=target.rsplit("/", 1)[-1])
+        graph.add_edge(
+            item.source,
+            target,
+            kind=link.kind,
+            line=link.line,
+            heading=link.heading,
+            block=link.block,
+            display=link.display,
+            context=link.context,
+        )
+    return graph
+
+
+def note_nodes(graph: nx.MultiDiGraph) -> list[str]:
+    return [n for n, kind in graph.nodes(data="kind") if kind in NOTE_KINDS]
+
+
+def metrics(graph: nx.MultiDiGraph) -> GraphMetrics:
+    notes = note_nodes(graph)
+    note_set = set(notes)
+    simple = nx.DiGraph()
+    simple.add_nodes_from(notes)
+    for source, target in graph.edges():
+        if source != target and source in note_set and target in note_set:
+            weight = simple.get_edge_data(source, target, {"weight": 0})["weight"]
+            simple.add_edge(source, target, weight=weight + 1)
+    in_degree = {n: sum(1 for s, _ in graph.in_edges(n) if s != n) for n in notes}
+    out_degree = {n: sum(1 for _, t in graph.out_edges(n) if t != n) for n in notes}
+    pagerank = nx.pagerank(simple, weight="weight") if len(simple) else {}
+    orphans = tuple(sorted(n for n in notes if in_degree[n] == 0 and out_degree[n] == 0))
+    dead_ends = tuple(sorted(n for n in notes if out_degree[n] == 0 and in_degree[n] > 0))
+    components = tuple(
+        tuple(sorted(c)) for c in sorted(nx.weakly_connected_components(simple), key=lambda c: (-len(c), min(c)))
+    )
+    return GraphMetrics(in_degree, out_degree, pagerank, orphans, dead_ends, components)

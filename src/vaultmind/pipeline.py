@@ -1,0 +1,241 @@
+"""Runs the stages in order — walk, read, parse, store, resolve — full or incremental, and
+reports progress. The only module that knows the order of the stages.
+
+Incremental rules: a file whose size and mtime are unchanged is skipped without reading; a
+changed one is read and hashed, and only a new hash is parsed (a renamed or reverted note
+reuses the parse cached under its hash). Each batch of notes is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaultmind import files as vault_files
+from vaultmind.config import Config, state_dir_for
+from vaultmind.errors import VaultNotFound
+from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
+from vaultmind.resolve import Resolver
+from vaultmind.store import Store, note_to_json
+from vaultmind.types import IndexSummary, Note, NoteFile, Warning
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+# Below this many notes to parse, starting worker processes costs more than it saves.
+_POOL_THRESHOLD = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _ToParse:
+    file: NoteFile
+    digest: str
+    text: str
+    warnings: tuple[Warning, ...]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def check_vault(vault: Path) -> Path:
+    if not vault.is_dir():
+        raise VaultNotFound(str(vault))
+    return vault.resolve()
+
+
+def index_vault(vault: Path, config: Config, progress: Progress | None = None) -> IndexSummary:
+    """Bring the store for `vault` up to date with the files on disk."""
+    report = progress or _no_progress
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    vault = check_vault(vault)
+    state_dir = state_dir_for(vault, config)
+    with Store.open(state_dir) as store, store.writer_lock():
+        tick = time.perf_counter()
+        rules = vault_files.ignore_rules(vault, config.ignore, skip_dirs=(state_dir,))
+        found, walk_warnings = vault_files.walk_vault(vault, rules)
+        report("scan", len(found), len(found))
+        previous = store.file_states()
+        current = {f.path: f for f in found}
+        removed = [p for p in previous if p not in current]
+        phases["scan"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        changed = [f for f in found if _needs_read(f, previous.get(f.path))]
+        cached = {h for (h,) in store.db.execute(
+            "SELECT hash FROM parsed WHERE parser_version=?", (PARSER_VERSION,))}
+        outcome = _Outcome()
+        jobs = _read_changed(vault, config, changed, previous, cached, outcome)
+        parsed_sources = _parse_and_store(store, config, jobs, len(changed), outcome, report)
+        phases["read+parse+store"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        vanished = {w.path for w in outcome.unreadable if w.code == "vanished"}
+        with store.transaction():
+            store.put_files([(f, previous.get(f.path, (None,) * 4)[3]) for f in outcome.touched])
+            for file, digest in outcome.reused:
+                note = store.cached_note(digest, PARSER_VERSION, file.path)
+                if note is not None:
+                    store.put_note(file, digest, PARSER_VERSION, note)
+                    parsed_sources.append(file.path)
+            for file, warnings in outcome.failed:
+                store.put_unread(file, warnings)
+            store.put_files([(f, None) for f in outcome.attachments])
+            store.remove_files(removed + sorted(vanished))
+            store.replace_walk_warnings(walk_warnings + [w for w in outcome.unreadable if w.path in vanished])
+        renamed = _count_renames(previous, removed, outcome)
+        phases["store"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        paths_changed = bool(removed or vanished or any(f.path not in previous for f in found))
+        resolved = _resolve(store, [p for p in current if p not in vanished],
+                            None if paths_changed else parsed_sources, report)
+        with store.transaction():
+            store.drop_unused_parses()
+            store.set_meta("vault", str(vault))
+            store.set_meta("indexed_at", str(time.time()))
+        phases["resolve"] = time.perf_counter() - tick
+        counts = store.counts()
+    seconds = time.perf_counter() - started
+    log.info("indexed %s in %.2fs (%d parsed, %d links resolved)", vault, seconds, outcome.parsed, resolved)
+    return IndexSummary(
+        notes=counts["notes"],
+        canvases=counts["canvases"],
+        attachments=counts["attachments"],
+        links=counts["links"],
+        unresolved=counts["unresolved"],
+        warnings=counts["warnings"],
+        parsed=outcome.parsed,
+        skipped=len(found) - len(changed),
+        removed=len(removed) + len(vanished),
+        renamed=renamed,
+        seconds=seconds,
+        state_dir=str(state_dir),
+        phases=phases,
+    )
+
+
+class _Outcome:
+    """What reading the changed files found, besides the notes to parse."""
+
+    def __init__(self) -> None:
+        self.touched: list[NoteFile] = []  # same content, new mtime
+        self.reused: list[tuple[NoteFile, str]] = []  # content already parsed under its hash
+        self.failed: list[tuple[NoteFile, tuple[Warning, ...]]] = []
+        self.unreadable: list[Warning] = []
+        self.attachments: list[NoteFile] = []
+        self.new_hashes: dict[str, str] = {}
+        self.parsed = 0
+
+
+def _needs_read(file: NoteFile, before: tuple[str, int, int, str | None] | None) -> bool:
+    if before is None:
+        return True
+    kind, size, mtime_ns, digest = before
+    if kind != file.kind or size != file.size or mtime_ns != file.mtime_ns:
+        return True
+    return digest is None and file.kind != "attachment"  # a note that failed to read: retry
+
+
+def _read_changed(
+    vault: Path,
+    config: Config,
+    changed: list[NoteFile],
+    previous: dict[str, tuple[str, int, int, str | None]],
+    cached: set[str],
+    outcome: _Outcome,
+) -> Iterator[_ToParse]:
+    """Read each changed file; yield only those whose content has never been parsed."""
+    for file in changed:
+        if file.kind == "attachment":
+            outcome.attachments.append(file)
+            continue
+        result = vault_files.read_text(vault, file.path, config.max_note_bytes)
+        if result.text is None or result.hash is None:
+            outcome.unreadable.extend(result.warnings)
+            outcome.failed.append((file, result.warnings))
+            continue
+        outcome.new_hashes[file.path] = result.hash
+        before = previous.get(file.path)
+        if before is not None and before[3] == result.hash and before[0] == file.kind:
+            outcome.touched.append(file)
+        elif result.hash in cached:
+            outcome.reused.append((file, result.hash))
+        else:
+            cached.add(result.hash)  # the same content twice in one run is parsed once
+            yield _ToParse(file, result.hash, result.text, result.warnings)
+
+
+def _parse_one(job: _ToParse) -> tuple[_ToParse, Note, str]:
+    parse = parse_canvas if job.file.kind == "canvas" else parse_note
+    note = parse(job.file.path, job.text, job.warnings)
+    return job, note, note_to_json(note)
+
+
+def _parse_and_store(
+    store: Store,
+    config: Config,
+    jobs: Iterator[_ToParse],
+    total: int,
+    outcome: _Outcome,
+    report: Progress,
+) -> list[str]:
+    workers = config.workers or os.cpu_count() or 1
+    sources: list[str] = []
+    batch: list[tuple[_ToParse, Note, str]] = []
+    done = 0
+
+    def flush() -> None:
+        with store.transaction():
+            for job, note, data in batch:
+                store.put_note(job.file, job.digest, PARSER_VERSION, note, data)
+        batch.clear()
+
+    pool = None
+    if workers > 1 and total >= _POOL_THRESHOLD:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = multiprocessing.get_context(method).Pool(workers)
+    try:
+        results = pool.imap(_parse_one, jobs, chunksize=8) if pool else map(_parse_one, jobs)
+        for item in results:
+            batch.append(item)
+            sources.append(item[0].file.path)
+            outcome.parsed += 1
+            done += 1
+            if len(batch) >= config.batch_size:
+                flush()
+            if done % 50 == 0:
+                report("parse", done, total)
+        if batch:
+            flush()
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    report("parse", total, total)
+    return sources
+
+
+def _resolve(store: Store, paths: list[str], sources: list[str] | None, report: Progress) -> int:
+    """Resolve links: all of them when files came or went, else those of changed notes."""
+    resolver = Resolver(paths)
+    rows = store.link_targets(sources)
+    resolved = [(resolver.resolve(target, source), link_id) for link_id, source, target in rows]
+    with store.transaction():
+        store.set_link_targets(resolved)
+    report("resolve", len(rows), len(rows))
+    return len(rows)
+
+
+def _count_renames(
+    previous: dict[str, tuple[str, int, int, str | None]], removed: list[str], outcome: _Outcome
+) -> int:
+    gone = {previous[p][3] for p in removed if previous[p][3]}
+    return sum(1 for path, digest in outcome.new_hashes.items() if path not in previous and digest in gone)

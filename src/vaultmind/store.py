@@ -1,0 +1,407 @@
+"""The SQLite store: the one source of truth every stage reads from and writes back to.
+
+- One file, `STATE_DIR/vaultmind.sqlite`, in WAL mode; every batch of writes is one
+  transaction, so a killed run leaves a consistent store and the next run finishes the job.
+- Parsed notes are cached by content hash (and parser version): an unchanged or renamed note
+  is never parsed twice. Per-path tables (files, notes, links, tags, warnings) say where each
+  hash lives now.
+- The schema has a version; `migrate()` brings an older store up to date and refuses a
+  newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from vaultmind.errors import StoreError
+from vaultmind.types import (
+    Callout,
+    Commentary,
+    Footnote,
+    Heading,
+    Link,
+    Note,
+    NoteFile,
+    ResolvedLink,
+    Tag,
+    Turn,
+    Warning,
+    title_from_path,
+)
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "vaultmind.sqlite"
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash TEXT
+    );
+    CREATE INDEX files_hash ON files(hash);
+    CREATE TABLE parsed (
+        hash TEXT NOT NULL,
+        parser_version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (hash, parser_version)
+    );
+    CREATE TABLE notes (
+        path TEXT PRIMARY KEY REFERENCES files(path) ON DELETE CASCADE,
+        hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        private INTEGER NOT NULL,
+        words INTEGER NOT NULL
+    );
+    CREATE TABLE links (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        heading TEXT,
+        block TEXT,
+        display TEXT NOT NULL,
+        original TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        context TEXT NOT NULL,
+        key TEXT,
+        target_path TEXT
+    );
+    CREATE INDEX links_source ON links(source);
+    CREATE INDEX links_target_path ON links(target_path);
+    CREATE TABLE tags (
+        path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        line INTEGER NOT NULL
+    );
+    CREATE INDEX tags_path ON tags(path);
+    CREATE TABLE aliases (
+        path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
+        alias TEXT NOT NULL
+    );
+    CREATE INDEX aliases_path ON aliases(path);
+    CREATE TABLE warnings (
+        path TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        line INTEGER
+    );
+    CREATE INDEX warnings_path ON warnings(path);
+    """,
+}
+
+_LINK_COLUMNS = "source, seq, kind, target, heading, block, display, original, line, context, key"
+
+
+class Store:
+    """An open store. Use `Store.open(state_dir)` as a context manager."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, state_dir: Path, *, create: bool = True) -> Store:
+        path = state_dir / STORE_FILE
+        if not create and not path.exists():
+            raise FileNotFoundError(path)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the store at {path}: {e}") from e
+        store = cls(db, path)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store at {self.path} has schema version {current}, newer than this "
+                f"vaultmind ({SCHEMA_VERSION}); upgrade vaultmind or use another --state-dir"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            try:
+                with self.transaction():
+                    for statement in _statements(_MIGRATIONS[version]):
+                        self.db.execute(statement)
+                    self.db.execute(f"PRAGMA user_version={version}")
+            except sqlite3.Error as e:
+                raise StoreError(f"cannot migrate the store at {self.path} to v{version}: {e}") from e
+            log.info("store migrated to schema v%d", version)
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """One writer per store: a second `index` (or the daemon) fails fast instead of
+        interleaving its writes."""
+        import fcntl
+
+        lock_path = self.path.with_suffix(".lock")
+        with open(lock_path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                raise StoreError(
+                    f"another vaultmind process is writing to {self.path.parent}; try again when it is done"
+                ) from e
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------ meta
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------ files
+
+    def file_states(self) -> dict[str, tuple[str, int, int, str | None]]:
+        """path → (kind, size, mtime_ns, hash) for every file the last run saw."""
+        rows = self.db.execute("SELECT path, kind, size, mtime_ns, hash FROM files")
+        return {path: (kind, size, mtime, digest) for path, kind, size, mtime, digest in rows}
+
+    def paths(self, kind: str | None = None) -> list[str]:
+        if kind is None:
+            return [r[0] for r in self.db.execute("SELECT path FROM files ORDER BY path")]
+        return [r[0] for r in self.db.execute("SELECT path FROM files WHERE kind=? ORDER BY path", (kind,))]
+
+    def put_files(self, files: Iterable[tuple[NoteFile, str | None]]) -> None:
+        """Record files (with their content hash, if read) without touching their notes."""
+        self.db.executemany(
+            "INSERT INTO files(path, kind, size, mtime_ns, hash) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(path) DO UPDATE SET kind=excluded.kind, size=excluded.size, "
+            "mtime_ns=excluded.mtime_ns, hash=excluded.hash",
+            [(f.path, f.kind, f.size, f.mtime_ns, digest) for f, digest in files],
+        )
+
+    def remove_files(self, paths: Iterable[str]) -> None:
+        paths = list(paths)
+        self.db.executemany("DELETE FROM files WHERE path=?", [(p,) for p in paths])
+        self.db.executemany("DELETE FROM warnings WHERE path=?", [(p,) for p in paths])
+
+    # ------------------------------------------------------------ parsed notes
+
+    def cached_note(self, digest: str, parser_version: int, path: str) -> Note | None:
+        row = self.db.execute(
+            "SELECT data FROM parsed WHERE hash=? AND parser_version=?", (digest, parser_version)
+        ).fetchone()
+        return note_from_json(row[0], path) if row else None
+
+    def put_note(self, file: NoteFile, digest: str, parser_version: int, note: Note, data: str | None = None) -> None:
+        """Store one parsed note at its path (inside the caller's transaction)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO parsed(hash, parser_version, data) VALUES (?,?,?)",
+            (digest, parser_version, data if data is not None else note_to_json(note)),
+        )
+        self.put_files([(file, digest)])
+        path = file.path
+        self.db.execute("DELETE FROM links WHERE source=?", (path,))
+        self.db.execute("DELETE FROM tags WHERE path=?", (path,))
+        self.db.execute("DELETE FROM aliases WHERE path=?", (path,))
+        self.db.execute("DELETE FROM warnings WHERE path=? AND stage='note'", (path,))
+        words = len(note.text.split())
+        self.db.execute(
+            "INSERT OR REPLACE INTO notes(path, hash, title, private, words) VALUES (?,?,?,?,?)",
+            (path, digest, note.title, int(note.private), words),
+        )
+        self.db.executemany(
+            f"INSERT INTO links({_LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (path, seq, l.kind, l.target, l.heading, l.block, l.display, l.original, l.line, l.context, l.key)
+                for seq, l in enumerate(note.links)
+            ],
+        )
+        self.db.executemany("INSERT INTO tags(path, name, line) VALUES (?,?,?)",
+                            [(path, t.name, t.line) for t in note.tags])
+        self.db.executemany("INSERT INTO aliases(path, alias) VALUES (?,?)", [(path, a) for a in note.aliases])
+        self.db.executemany(
+            "INSERT INTO warnings(path, stage, code, message, line) VALUES (?,?,?,?,?)",
+            [(path, "note", w.code, w.message, w.line) for w in note.warnings],
+        )
+
+    def put_unread(self, file: NoteFile, warnings: Iterable[Warning]) -> None:
+        """A note that could not be read this time: keep its row (nothing is lost), note why."""
+        self.db.execute("DELETE FROM warnings WHERE path=? AND stage='note'", (file.path,))
+        self.db.executemany(
+            "INSERT INTO warnings(path, stage, code, message, line) VALUES (?,?,?,?,?)",
+            [(file.path, "note", w.code, w.message, w.line) for w in warnings],
+        )
+
+    def note(self, path: str) -> Note | None:
+        row = self.db.execute(
+            "SELECT p.data FROM notes n JOIN parsed p ON p.hash=n.hash WHERE n.path=? "
+            "ORDER BY p.parser_version DESC LIMIT 1",
+            (path,),
+        ).fetchone()
+        return note_from_json(row[0], path) if row else None
+
+    def note_rows(self) -> list[tuple[str, str, str, bool, int]]:
+        """(path, hash, title, private, words) for every note."""
+        return [
+            (p, h, t, bool(pr), w)
+            for p, h, t, pr, w in self.db.execute(
+                "SELECT path, hash, title, private, words FROM notes ORDER BY path"
+            )
+        ]
+
+    def aliases(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {}
+        for path, alias in self.db.execute("SELECT path, alias FROM aliases ORDER BY path, rowid"):
+            result.setdefault(path, []).append(alias)
+        return result
+
+    def tags(self, path: str) -> list[Tag]:
+        return [Tag(n, l) for n, l in self.db.execute(
+            "SELECT name, line FROM tags WHERE path=? ORDER BY rowid", (path,))]
+
+    def drop_unused_parses(self) -> int:
+        cursor = self.db.execute(
+            "DELETE FROM parsed WHERE hash NOT IN (SELECT hash FROM notes) "
+            "AND hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)"
+        )
+        return cursor.rowcount
+
+    # ------------------------------------------------------------ links
+
+    def link_targets(self, sources: Iterable[str] | None = None) -> list[tuple[int, str, str]]:
+        """(link id, source, target) to resolve: all links, or those of `sources`."""
+        if sources is None:
+            return list(self.db.execute("SELECT id, source, target FROM links"))
+        rows: list[tuple[int, str, str]] = []
+        for source in sources:
+            rows.extend(self.db.execute("SELECT id, source, target FROM links WHERE source=?", (source,)))
+        return rows
+
+    def set_link_targets(self, resolved: Iterable[tuple[str | None, int]]) -> None:
+        self.db.executemany("UPDATE links SET target_path=? WHERE id=?", resolved)
+
+    def links(self, *, source: str | None = None, target_path: str | None = None) -> list[ResolvedLink]:
+        sql = f"SELECT {_LINK_COLUMNS}, target_path FROM links"
+        args: tuple[str, ...] = ()
+        if source is not None:
+            sql += " WHERE source=?"
+            args = (source,)
+        elif target_path is not None:
+            sql += " WHERE target_path=?"
+            args = (target_path,)
+        sql += " ORDER BY source, seq"
+        return [_resolved_link(row) for row in self.db.execute(sql, args)]
+
+    def counts(self) -> dict[str, int]:
+        one = lambda sql: int(self.db.execute(sql).fetchone()[0])  # noqa: E731
+        return {
+            "notes": one("SELECT count(*) FROM files WHERE kind='note'"),
+            "canvases": one("SELECT count(*) FROM files WHERE kind='canvas'"),
+            "attachments": one("SELECT count(*) FROM files WHERE kind='attachment'"),
+            "links": one("SELECT count(*) FROM links"),
+            "unresolved": one("SELECT count(*) FROM links WHERE target_path IS NULL"),
+            "warnings": one("SELECT count(*) FROM warnings"),
+        }
+
+    # ------------------------------------------------------------ warnings
+
+    def replace_walk_warnings(self, warnings: Iterable[Warning]) -> None:
+        self.db.execute("DELETE FROM warnings WHERE stage='walk'")
+        self.db.executemany(
+            "INSERT INTO warnings(path, stage, code, message, line) VALUES (?,?,?,?,?)",
+            [(w.path, "walk", w.code, w.message, w.line) for w in warnings],
+        )
+
+    def warnings(self) -> list[Warning]:
+        return [
+            Warning(path, code, message, line)
+            for path, code, message, line in self.db.execute(
+                "SELECT path, code, message, line FROM warnings ORDER BY path, line, rowid"
+            )
+        ]
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _resolved_link(row: tuple[Any, ...]) -> ResolvedLink:
+    source, _seq, kind, target, heading, block, display, original, line, context, key, target_path = row
+    link = Link(kind, target, original, display, heading, block, line, context, key)
+    return ResolvedLink(source, link, target_path)
+
+
+# ---------------------------------------------------------------- note (de)serialisation
+
+_NESTED = {
+    "tags": Tag,
+    "links": Link,
+    "headings": Heading,
+    "callouts": Callout,
+    "footnotes": Footnote,
+    "turns": Turn,
+    "commentary": Commentary,
+}
+
+
+def note_to_json(note: Note) -> str:
+    """A note as JSON, without its path: the same content at another path reuses it."""
+    data = asdict(note)
+    del data["path"], data["title"]
+    for warning in data["warnings"]:
+        del warning["path"]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def note_from_json(blob: str, path: str) -> Note:
+    data = json.loads(blob)
+    for name, cls in _NESTED.items():
+        data[name] = tuple(cls(**item) for item in data[name])
+    data["warnings"] = tuple(Warning(path=path, **w) for w in data["warnings"])
+    data["aliases"] = tuple(data["aliases"])
+    data["block_ids"] = tuple(data["block_ids"])
+    data["comments"] = tuple(data["comments"])
+    return Note(path=path, title=title_from_path(path), **data)

@@ -1,0 +1,197 @@
+"""The values that flow between stages: frozen dataclasses with obvious field names.
+
+Every path is vault-relative, with forward slashes, exactly as it is spelled on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FileKind = Literal["note", "canvas", "attachment"]
+LinkKind = Literal["link", "embed", "property", "markdown"]
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    """Something wrong with one file that did not stop the run."""
+
+    path: str
+    code: str
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteFile:
+    """A file found in the vault, before it is read."""
+
+    path: str
+    kind: FileKind
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One occurrence of a link in a note: `[[target#heading|display]]`, `![[embed]]`,
+    `[text](target.md)` or a link inside a front-matter property.
+
+    `target` is the link path as written (no heading or block part, `%20` decoded for
+    Markdown links); an empty target means a link into the same note (`[[#heading]]`).
+    `display` is what Obsidian shows for the link. `line` is 1-based in the file. `key` is
+    the front-matter property (`up`, `related.0`) for property links.
+    """
+
+    kind: LinkKind
+    target: str
+    original: str
+    display: str
+    heading: str | None = None
+    block: str | None = None
+    line: int = 0
+    context: str = ""
+    key: str | None = None
+
+    @property
+    def link(self) -> str:
+        """The link text as Obsidian reports it: target plus `#heading` / `#^block`."""
+        suffix = ""
+        if self.heading is not None:
+            suffix = "#" + self.heading
+        if self.block is not None:
+            suffix += "#^" + self.block
+        return self.target + suffix
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    level: int
+    text: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag without its `#`, as written (`project/alpha`); `line` is 0 for front matter."""
+
+    name: str
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Callout:
+    type: str
+    title: str
+    body: str
+    line: int
+    fold: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Footnote:
+    label: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a saved dialogue (a `nexus_user` / `nexus_agent` callout)."""
+
+    index: int
+    role: Role
+    author: str
+    timestamp: str
+    text: str
+    uid: str | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Commentary:
+    """The author's own text between (or after) dialogue turns; `after_turn` is the index
+    of the turn it follows, -1 when it comes before the first turn."""
+
+    after_turn: int
+    text: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A parsed note. `text` is the decoded (and, if needed, repaired) file content."""
+
+    path: str
+    title: str
+    text: str
+    frontmatter: dict[str, Any] | None
+    aliases: tuple[str, ...] = ()
+    tags: tuple[Tag, ...] = ()
+    links: tuple[Link, ...] = ()
+    headings: tuple[Heading, ...] = ()
+    block_ids: tuple[str, ...] = ()
+    callouts: tuple[Callout, ...] = ()
+    footnotes: tuple[Footnote, ...] = ()
+    turns: tuple[Turn, ...] = ()
+    commentary: tuple[Commentary, ...] = ()
+    comments: tuple[str, ...] = ()
+    private: bool = False
+    warnings: tuple[Warning, ...] = ()
+
+    @property
+    def embeds(self) -> tuple[Link, ...]:
+        return tuple(link for link in self.links if link.kind == "embed")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLink:
+    """A stored link occurrence with its resolution: `target_path` is the vault file it
+    points at, or None for a wanted (unresolved) note."""
+
+    source: str
+    link: Link
+    target_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSummary:
+    """What one `index` run found and did."""
+
+    notes: int
+    canvases: int
+    attachments: int
+    links: int
+    unresolved: int
+    warnings: int
+    parsed: int
+    skipped: int
+    removed: int
+    renamed: int
+    seconds: float
+    state_dir: str
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def title_from_path(path: str) -> str:
+    """A note's title is its file name without `.md` (or `.canvas`), as in Obsidian."""
+    name = path.rsplit("/", 1)[-1]
+    for suffix in (".md", ".canvas"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class NoteReport:
+    """Everything vaultmind knows about one note: the note itself, its links out (each
+    resolved or not) and the links that point at it."""
+
+    note: Note
+    outgoing: tuple[ResolvedLink, ...]
+    backlinks: tuple[ResolvedLink, ...]
+
+    @property
+    def unresolved(self) -> tuple[ResolvedLink, ...]:
+        return tuple(link for link in self.outgoing if link.target_path is None)

@@ -211,7 +211,8 @@ def _parse_and_store(
             done += 1
             if len(batch) >= config.batch_size:
                 flush()
-            if done % 50 == 0:
+                report("parse", done, total)
+            elif done % 50 == 0:
                 report("parse", done, total)
         if batch:
             flush()

@@ -268,7 +268,9 @@ class Store:
         )
 
     def put_unread(self, file: NoteFile, warnings: Iterable[Warning]) -> None:
-        """A note that could not be read this time: keep its row (nothing is lost), note why."""
+        """A note that could not be read this time: the file stays known and any earlier
+        parse of it is kept (nothing is lost); no hash, so the next run tries again."""
+        self.put_files([(file, None)])
         self.db.execute("DELETE FROM warnings WHERE path=? AND stage='note'", (file.path,))
         self.db.executemany(
             "INSERT INTO warnings(path, stage, code, message, line) VALUES (?,?,?,?,?)",

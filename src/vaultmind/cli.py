@@ -1,0 +1,264 @@
+"""The command line: parse flags, make one library call, format the result.
+
+Exit codes: 0 ok, 1 a user error (one line on stderr), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+import vaultmind
+from vaultmind.api import GRAPH_FORMATS
+
+VAULT = click.argument("vault", type=click.Path(file_okay=False, path_type=Path))
+
+
+def state_dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Where the store lives (default: VAULT/.vaultmind). Use it for a read-only vault.",
+    )(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")(f)
+
+
+def user_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's named errors into a one-line message and exit code 1."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except vaultmind.VaultmindError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(vaultmind.__version__, prog_name="vaultmind")
+@click.option("-v", "--verbose", count=True, help="Log what the library does (-vv for debug).")
+def main(verbose: int) -> None:
+    """See the scenes, blind spots and training chips in an Obsidian vault — offline."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+# ------------------------------------------------------------------ index
+
+
+class _Bar:
+    """A progress bar per stage on a TTY; silent otherwise or with --quiet."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.stage = ""
+        self.shown = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage, self.shown = stage, 0
+            self.bar = click.progressbar(length=total, label=f"{stage:<8}", file=sys.stderr, show_eta=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@main.command()
+@VAULT
+@state_dir_option
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes for parsing (default: one per CPU core; 1 = no extra processes).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@json_option
+@user_errors
+def index(vault: Path, state_dir: Path | None, workers: int | None, quiet: bool, as_json: bool) -> None:
+    """Index VAULT: read every note, resolve links, update the store (incremental).
+
+    Example: vaultmind index ~/notes
+    """
+    bar = _Bar(enabled=not quiet and not as_json and sys.stderr.isatty())
+    try:
+        summary = vaultmind.index(vault, state_dir=state_dir, workers=workers, progress=bar)
+    finally:
+        bar.close()
+    if as_json:
+        emit_json(asdict(summary))
+        return
+    click.echo(
+        f"{summary.notes} notes, {summary.canvases} canvases, {summary.attachments} attachments; "
+        f"{summary.links} links ({summary.unresolved} unresolved); {summary.warnings} warnings; "
+        f"{summary.seconds:.2f} s"
+    )
+    click.echo(
+        f"  parsed {summary.parsed}, unchanged {summary.skipped}, removed {summary.removed}, "
+        f"renamed {summary.renamed}; store: {summary.state_dir}"
+    )
+    if summary.warnings:
+        click.echo(f"  see the warnings with: vaultmind doctor {vault}")
+
+
+# ------------------------------------------------------------------ doctor
+
+
+@main.command()
+@VAULT
+@state_dir_option
+@json_option
+@user_errors
+def doctor(vault: Path, state_dir: Path | None, as_json: bool) -> None:
+    """List every warning from the last index, grouped by file.
+
+    Example: vaultmind doctor ~/notes
+    """
+    warnings = vaultmind.doctor(vault, state_dir=state_dir)
+    if as_json:
+        emit_json([asdict(w) for w in warnings])
+        return
+    if not warnings:
+        click.echo("No warnings: every file was read and parsed cleanly.")
+        return
+    current = None
+    for w in warnings:
+        if w.path != current:
+            current = w.path
+            click.echo(w.path)
+        where = f" (line {w.line})" if w.line else ""
+        click.echo(f"  {w.code}{where}: {w.message}")
+    files = len({w.path for w in warnings})
+    click.echo(f"{len(warnings)} warnings in {files} files")
+
+
+# ------------------------------------------------------------------ note
+
+
+def _link_json(item: vaultmind.ResolvedLink) -> dict[str, Any]:
+    return {
+        "source": item.source,
+        "target": item.link.target,
+        "target_path": item.target_path,
+        "kind": item.link.kind,
+        "heading": item.link.heading,
+        "block": item.link.block,
+        "display": item.link.display,
+        "line": item.link.line,
+        "context": item.link.context,
+    }
+
+
+@main.command()
+@VAULT
+@click.argument("name")
+@state_dir_option
+@json_option
+@user_errors
+def note(vault: Path, name: str, state_dir: Path | None, as_json: bool) -> None:
+    """Show one note: links out, backlinks, unresolved links, tags, aliases, turns.
+
+    NAME is a vault path, a note title or an alias.
+
+    Example: vaultmind note ~/notes "LTM_2"
+    """
+    report = vaultmind.note_report(vault, name, state_dir=state_dir)
+    n = report.note
+    if as_json:
+        emit_json({
+            "path": n.path,
+            "title": n.title,
+            "aliases": list(n.aliases),
+            "tags": [t.name for t in n.tags],
+            "private": n.private,
+            "frontmatter": n.frontmatter,
+            "headings": [asdict(h) for h in n.headings],
+            "outgoing": [_link_json(l) for l in report.outgoing],
+            "backlinks": [_link_json(l) for l in report.backlinks],
+            "unresolved": [_link_json(l) for l in report.unresolved],
+            "turns": [asdict(t) for t in n.turns],
+            "commentary": [asdict(c) for c in n.commentary],
+            "warnings": [asdict(w) for w in n.warnings],
+        })
+        return
+    click.echo(click.style(n.path, bold=True) + (" (private)" if n.private else ""))
+    if n.aliases:
+        click.echo("aliases: " + ", ".join(n.aliases))
+    if n.tags:
+        click.echo("tags: " + " ".join(sorted({"#" + t.name for t in n.tags})))
+    resolved = [l for l in report.outgoing if l.target_path is not None]
+    click.echo(f"outgoing ({len(resolved)}):")
+    for l in resolved:
+        sub = f"#{l.link.heading}" if l.link.heading else (f"#^{l.link.block}" if l.link.block else "")
+        click.echo(f"  → {l.target_path}{sub}  [{l.link.kind}, line {l.link.line}]")
+    click.echo(f"unresolved ({len(report.unresolved)}):")
+    for l in report.unresolved:
+        click.echo(f"  ✗ {l.link.target}  [line {l.link.line}]")
+    click.echo(f"backlinks ({len(report.backlinks)}):")
+    for l in report.backlinks:
+        click.echo(f"  ← {l.source}  [line {l.link.line}] {l.link.context[:80]}")
+    if n.turns:
+        click.echo(f"turns ({len(n.turns)}):")
+        for t in n.turns:
+            click.echo(f"  {t.index}. {t.role} {t.timestamp} uid={t.uid or '-'}: {t.text[:70]!r}")
+    for w in n.warnings:
+        click.echo(f"warning: {w.code}: {w.message}")
+
+
+# ------------------------------------------------------------------ export
+
+
+@main.group()
+def export() -> None:
+    """Export what vaultmind knows about a vault."""
+
+
+@export.command("graph")
+@VAULT
+@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="json", show_default=True,
+              help="json = networkx node-link data; graphml and gexf open in Gephi, yEd, Cytoscape.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+@state_dir_option
+@user_errors
+def export_graph(vault: Path, fmt: str, output: Path | None, state_dir: Path | None) -> None:
+    """Export the link graph: one node per note, attachment and wanted note, one edge per link.
+
+    Example: vaultmind export graph ~/notes --format graphml -o notes.graphml
+    """
+    text = vaultmind.export_graph(vault, fmt, state_dir=state_dir)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from e
+    click.echo(f"wrote {output}", err=True)
+
+
+if __name__ == "__main__":
+    main()

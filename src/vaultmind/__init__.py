@@ -3,7 +3,7 @@
 The public API: everything the CLI, the daemon and the app use is named here.
 """
 
-from vaultmind.api import doctor, export_graph, graph_metrics, index, link_graph, note_report
+from vaultmind.api import GRAPH_FORMATS, doctor, export_graph, graph_metrics, index, link_graph, note_report
 from vaultmind.config import SETTINGS, Config, Setting, load_config
 from vaultmind.errors import (
     ConfigError,
@@ -20,6 +20,7 @@ from vaultmind.types import IndexSummary, Link, Note, NoteReport, ResolvedLink, 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GRAPH_FORMATS",
     "SETTINGS",
     "Config",
     "ConfigError",

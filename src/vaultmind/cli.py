@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 import vaultmind
-from vaultmind.api import GRAPH_FORMATS
 
 VAULT = click.argument("vault", type=click.Path(file_okay=False, path_type=Path))
 
@@ -238,7 +237,7 @@ def export() -> None:
 
 @export.command("graph")
 @VAULT
-@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="json", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(vaultmind.GRAPH_FORMATS), default="json", show_default=True,
               help="json = networkx node-link data; graphml and gexf open in Gephi, yEd, Cytoscape.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")

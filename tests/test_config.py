@@ -38,3 +38,10 @@ def test_ignore_setting_and_obsidian_excluded_files(tmp_path: Path) -> None:
     (vault / "vaultmind.toml").write_text('ignore = ["drafts/*"]\n', encoding="utf-8")
     summary = vaultmind.index(vault, state_dir=tmp_path / "s")
     assert summary.notes == 1
+    # excluded files are not read, but a link to one still resolves, as in Obsidian
+    (vault / "b.md").write_text("uses [[t]] and [[old]] and [[nothing]]", encoding="utf-8")
+    vaultmind.index(vault, state_dir=tmp_path / "s")
+    report = vaultmind.note_report(vault, "b", state_dir=tmp_path / "s")
+    assert [l.target_path for l in report.outgoing] == ["templates/t.md", "Archive/old.md", None]
+    graph = vaultmind.link_graph(vault, state_dir=tmp_path / "s")
+    assert graph.nodes["templates/t.md"]["kind"] == "note" and graph.nodes["templates/t.md"]["excluded"]

@@ -34,8 +34,7 @@ def expected() -> dict:
 
 @pytest.fixture(scope="module")
 def vault_paths() -> list[str]:
-    files, _ = walk_vault(VAULT, ignore_rules(VAULT))
-    return [f.path for f in files]
+    return [f.path for f in walk_vault(VAULT, ignore_rules(VAULT)).files]
 
 
 @pytest.fixture(scope="module")

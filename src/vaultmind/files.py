@@ -88,18 +88,30 @@ def file_kind(path: str) -> FileKind:
     return "attachment"
 
 
-def walk_vault(vault: Path, rules: IgnoreRules) -> tuple[list[NoteFile], list[Warning]]:
+@dataclass(frozen=True, slots=True)
+class VaultListing:
+    """What a walk found: the files to index, the excluded files (links to them still
+    resolve, as in Obsidian, but they are not read), and what went wrong."""
+
+    files: list[NoteFile]
+    excluded: list[str]
+    warnings: list[Warning]
+
+
+def walk_vault(vault: Path, rules: IgnoreRules) -> VaultListing:
     """Every file Obsidian would show, sorted by path. Dot-files and dot-folders are skipped,
     as Obsidian does; symlinked folders are followed once (a loop gets a warning)."""
     files: list[NoteFile] = []
+    excluded: list[str] = []
     warnings: list[Warning] = []
     seen_dirs: set[str] = set()
     root = vault.resolve()
 
-    def visit(directory: Path, rel: str) -> None:
+    def visit(directory: Path, rel: str, ignored: bool) -> None:
         real = os.path.realpath(directory)
         if real in seen_dirs:
-            warnings.append(Warning(rel or ".", "symlink_loop", "folder was already visited (symlink loop); skipped"))
+            if not ignored:
+                warnings.append(Warning(rel or ".", "symlink_loop", "folder was already visited (symlink loop); skipped"))
             return
         if real in rules.skip_dirs:
             return
@@ -107,31 +119,35 @@ def walk_vault(vault: Path, rules: IgnoreRules) -> tuple[list[NoteFile], list[Wa
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as e:
-            warnings.append(Warning(rel or ".", "unreadable", f"cannot list folder: {e.strerror or e}"))
+            if not ignored:
+                warnings.append(Warning(rel or ".", "unreadable", f"cannot list folder: {e.strerror or e}"))
             return
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             path = f"{rel}/{entry.name}" if rel else entry.name
-            if rules.ignored(path):
-                continue
+            skip = ignored or rules.ignored(path)
             try:
                 if entry.is_dir(follow_symlinks=True):
-                    visit(Path(entry.path), path)
+                    visit(Path(entry.path), path, skip)
                     continue
                 if not entry.is_file(follow_symlinks=True):
-                    if entry.is_symlink():
+                    if entry.is_symlink() and not skip:
                         warnings.append(Warning(path, "broken_symlink", "symlink points nowhere; skipped"))
+                    continue
+                if skip:
+                    excluded.append(path)
                     continue
                 stat = entry.stat(follow_symlinks=True)
             except OSError as e:
-                warnings.append(Warning(path, "unreadable", f"cannot stat: {e.strerror or e}"))
+                if not skip:
+                    warnings.append(Warning(path, "unreadable", f"cannot stat: {e.strerror or e}"))
                 continue
             files.append(NoteFile(path, file_kind(path), stat.st_size, stat.st_mtime_ns))
 
-    visit(root, "")
+    visit(root, "", False)
     files.sort(key=lambda f: f.path)
-    return files, warnings
+    return VaultListing(files, sorted(excluded), warnings)
 
 
 def read_text(vault: Path, path: str, max_bytes: int) -> ReadResult:

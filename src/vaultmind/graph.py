@@ -54,9 +54,8 @@ def build_graph(files: Iterable[tuple[str, str]], links: Iterable[ResolvedLink],
     for item in links:
         link = item.link
         target = item.target_path if item.target_path is not None else wanted_id[wanted_key(link.target)]
-        if target not in graph:  # a link into a file the walk skipped (ignored folder)
-            graph.add_node(target, kind="attachment" if "." in target.rsplit("/", 1)[-1] else "note",
-                           title=target.rsplit("/", 1)[-1])
+        if target not in graph:  # a file excluded in .obsidian/app.json: it exists, unread
+            graph.add_node(target, kind=_kind_of(target), title=target.rsplit("/", 1)[-1], excluded=True)
         graph.add_edge(
             item.source,
             target,
@@ -68,6 +67,11 @@ def build_graph(files: Iterable[tuple[str, str]], links: Iterable[ResolvedLink],
             context=link.context,
         )
     return graph
+
+
+def _kind_of(path: str) -> str:
+    lower = path.lower()
+    return "note" if lower.endswith(".md") else "canvas" if lower.endswith(".canvas") else "attachment"
 
 
 def note_nodes(graph: nx.MultiDiGraph) -> list[str]:

@@ -8,6 +8,7 @@ reuses the parse cached under its hash). Each batch of notes is one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -60,7 +61,8 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None) -
     with Store.open(state_dir) as store, store.writer_lock():
         tick = time.perf_counter()
         rules = vault_files.ignore_rules(vault, config.ignore, skip_dirs=(state_dir,))
-        found, walk_warnings = vault_files.walk_vault(vault, rules)
+        listing = vault_files.walk_vault(vault, rules)
+        found, walk_warnings = listing.files, listing.warnings
         report("scan", len(found), len(found))
         previous = store.file_states()
         current = {f.path: f for f in found}
@@ -94,12 +96,17 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None) -
         phases["store"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        paths_changed = bool(removed or vanished or any(f.path not in previous for f in found))
-        resolved = _resolve(store, [p for p in current if p not in vanished],
+        excluded_key = hashlib.blake2b("\n".join(listing.excluded).encode(), digest_size=16).hexdigest()
+        paths_changed = bool(
+            removed or vanished or any(f.path not in previous for f in found)
+            or store.get_meta("excluded") != excluded_key
+        )
+        resolved = _resolve(store, [p for p in current if p not in vanished] + listing.excluded,
                             None if paths_changed else parsed_sources, report)
         with store.transaction():
             store.drop_unused_parses()
             store.set_meta("vault", str(vault))
+            store.set_meta("excluded", excluded_key)
             store.set_meta("indexed_at", str(time.time()))
         phases["resolve"] = time.perf_counter() - tick
         counts = store.counts()

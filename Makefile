@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench clean
+.PHONY: demo test bench bench-smoke clean
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,11 @@ $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-bench: $(VENV)/.bench-installed
-	$(BIN)/python -m benchmarks.run_index --notes 10000
+bench: $(VENV)/.bench-installed     ## 10k-note indexing benchmark (~6 min, mostly obsidiantools)
+	$(BIN)/python -m benchmarks.run_index --notes 10000 --repeat 3
+
+bench-smoke: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks.run_index --notes 200 --skip-obsidiantools
 
 clean:
 	rm -rf $(VENV) sample_vault/.vaultmind

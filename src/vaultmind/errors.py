@@ -35,3 +35,7 @@ class ConfigError(VaultmindError):
 
 class ExportError(VaultmindError):
     """An export cannot be written in the requested format."""
+
+
+class ModelError(VaultmindError):
+    """An embedding model cannot be installed, converted or loaded."""

@@ -76,7 +76,7 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None) -
         outcome = _Outcome()
         jobs = _read_changed(vault, config, changed, previous, cached, outcome)
         parsed_sources = _parse_and_store(store, config, jobs, len(changed), outcome, report)
-        phases["read+parse+store"] = time.perf_counter() - tick
+        phases["parse"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         vanished = {w.path for w in outcome.unreadable if w.code == "vanished"}
@@ -93,7 +93,7 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None) -
             store.remove_files(removed + sorted(vanished))
             store.replace_walk_warnings(walk_warnings + [w for w in outcome.unreadable if w.path in vanished])
         renamed = _count_renames(previous, removed, outcome)
-        phases["store"] = time.perf_counter() - tick
+        phases["update"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         excluded_key = hashlib.blake2b("\n".join(listing.excluded).encode(), digest_size=16).hexdigest()

@@ -1,0 +1,1 @@
+"""Embedders: the Embedder protocol and the models behind it."""

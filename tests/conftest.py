@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,3 +27,53 @@ def real_vault(name: str) -> Path:
 def state_dir(tmp_path: Path) -> Path:
     """A fresh, empty state directory outside any vault."""
     return tmp_path / "state"
+
+
+class HashEmbedder:
+    """A tiny deterministic embedder for tests: signed hashing of words (and word pairs) into
+    `dim` buckets. Texts that share words are close; it knows nothing of meaning."""
+
+    def __init__(self, spec: str = "hash", dim: int = 256) -> None:
+        self.model_id = f"test-hash-{spec}-{dim}"
+        self.dim = dim
+        self.calls = 0
+        self.texts = 0
+
+    def _vector(self, text: str) -> "np.ndarray":
+        words = re.findall(r"\w+", text.lower())
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for feature in words + [a + " " + b for a, b in zip(words, words[1:])]:
+            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+            vector[int.from_bytes(digest[:4], "little") % self.dim] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vector))
+        if norm == 0:
+            vector[0], norm = 1.0, 1.0
+        return vector / norm
+
+    def embed_passages(self, texts):
+        self.calls += 1
+        self.texts += len(texts)
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    embed_queries = embed_passages
+
+
+@pytest.fixture(autouse=True)
+def hash_embedder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Every test embeds with HashEmbedder unless marked `real_model`."""
+    if request.node.get_closest_marker("real_model"):
+        yield None
+        return
+    import vaultmind.api
+
+    made: list[HashEmbedder] = []
+
+    def factory(spec: str = "e5") -> HashEmbedder:
+        from vaultmind.embed import resolve_spec
+
+        resolve_spec(spec)  # unknown model names still fail as they would for real
+        made.append(HashEmbedder(spec))
+        return made[-1]
+
+    monkeypatch.setattr(vaultmind.api, "LazyModel", factory)
+    yield made

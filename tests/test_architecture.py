@@ -33,20 +33,29 @@ def vaultmind_imports(path: Path) -> tuple[set[str], set[str]]:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
         for name in names:
             parts = name.split(".")
-            if parts[0] == "vaultmind" and len(parts) > 1 and (SRC / f"{parts[1]}.py").exists():
+            if parts[0] == "vaultmind" and len(parts) > 1 and _is_module(parts[1]):
                 modules.add(parts[1])
             if parts[0] in HEAVY and node in tree.body:
                 heavy_top.add(parts[0])
     return modules, heavy_top
 
 
+def _is_module(name: str) -> bool:
+    return (SRC / f"{name}.py").exists() or (SRC / name / "__init__.py").exists()
+
+
 def module_name(path: Path) -> str:
-    return path.stem
+    """A package's files all belong to the package (`embed/models.py` → `embed`)."""
+    return path.parent.name if path.parent != SRC else path.stem
+
+
+def source_files() -> list[Path]:
+    return sorted(SRC.glob("*.py")) + sorted(SRC.glob("*/*.py"))
 
 
 def test_import_rule() -> None:
     problems = []
-    for path in sorted(SRC.glob("*.py")):
+    for path in source_files():
         name = module_name(path)
         if name == "__init__":
             continue

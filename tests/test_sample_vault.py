@@ -12,7 +12,7 @@ import pytest
 import vaultmind
 from vaultmind.graph import metrics
 
-from .conftest import ROOT, SAMPLE_VAULT
+from .conftest import ROOT, SAMPLE_VAULT, HashEmbedder
 
 TRUTH = json.loads((ROOT / "tests" / "data" / "sample_topics.json").read_text(encoding="utf-8"))
 
@@ -20,7 +20,7 @@ TRUTH = json.loads((ROOT / "tests" / "data" / "sample_topics.json").read_text(en
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state_dir = tmp_path_factory.mktemp("sample") / "state"
-    vaultmind.index(SAMPLE_VAULT, state_dir=state_dir)
+    vaultmind.index(SAMPLE_VAULT, state_dir=state_dir, embedder=HashEmbedder())
     return state_dir
 
 
@@ -117,6 +117,6 @@ def test_canvas_links_and_embeds(graph: nx.MultiDiGraph) -> None:
 
 
 def test_graph_has_one_edge_per_link_occurrence(state: Path, graph: nx.MultiDiGraph) -> None:
-    summary = vaultmind.index(SAMPLE_VAULT, state_dir=state)
+    summary = vaultmind.index(SAMPLE_VAULT, state_dir=state, embedder=HashEmbedder())
     assert graph.number_of_edges() == summary.links
-    assert summary.parsed == 0  # the second run changes nothing
+    assert summary.parsed == 0 and summary.embedded == 0  # the second run changes nothing

@@ -3,11 +3,23 @@
 The public API: everything the CLI, the daemon and the app use is named here.
 """
 
-from vaultmind.api import GRAPH_FORMATS, doctor, export_graph, graph_metrics, index, link_graph, note_report
+from vaultmind.api import (
+    GRAPH_FORMATS,
+    doctor,
+    export_graph,
+    graph_metrics,
+    index,
+    link_graph,
+    note_report,
+    related,
+    search,
+)
 from vaultmind.config import SETTINGS, Config, Setting, load_config
 from vaultmind.errors import (
     ConfigError,
     ExportError,
+    ModelError,
+    NotEmbedded,
     NoteNotFound,
     NotIndexed,
     StoreError,
@@ -15,24 +27,42 @@ from vaultmind.errors import (
     VaultNotFound,
 )
 from vaultmind.graph import GraphMetrics
-from vaultmind.types import IndexSummary, Link, Note, NoteReport, ResolvedLink, Turn, Warning
+from vaultmind.embed import Embedder
+from vaultmind.types import (
+    Chunk,
+    IndexSummary,
+    Link,
+    Note,
+    NoteReport,
+    RelatedNote,
+    ResolvedLink,
+    SearchHit,
+    Turn,
+    Warning,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GRAPH_FORMATS",
     "SETTINGS",
+    "Chunk",
     "Config",
+    "Embedder",
     "ConfigError",
     "ExportError",
     "GraphMetrics",
     "IndexSummary",
     "Link",
+    "ModelError",
+    "NotEmbedded",
     "Note",
     "NoteNotFound",
     "NoteReport",
     "NotIndexed",
+    "RelatedNote",
     "ResolvedLink",
+    "SearchHit",
     "Setting",
     "StoreError",
     "Turn",
@@ -46,4 +76,6 @@ __all__ = [
     "link_graph",
     "load_config",
     "note_report",
+    "related",
+    "search",
 ]

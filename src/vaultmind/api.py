@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from vaultmind import graph as link_graph_stage
 from vaultmind import pipeline
 from vaultmind.config import Config, load_config, state_dir_for
-from vaultmind.errors import ExportError, NoteNotFound, NotIndexed
+from vaultmind.embed import Embedder, LazyModel
+from vaultmind.errors import ExportError, NoteNotFound, NotEmbedded, NotIndexed, VaultmindError
 from vaultmind.graph import GraphMetrics
 from vaultmind.resolve import Resolver, fold
 from vaultmind.store import STORE_FILE, Store
-from vaultmind.types import IndexSummary, NoteReport, Warning
+from vaultmind.types import IndexSummary, NoteReport, RelatedNote, SearchHit, Warning
 
 GRAPH_FORMATS = ("json", "graphml", "gexf")
 
@@ -35,13 +37,20 @@ def index(
     *,
     state_dir: str | Path | None = None,
     workers: int | None = None,
+    model: str | None = None,
+    embed: bool | None = None,
+    embedder: Embedder | None = None,
     progress: pipeline.Progress | None = None,
     config: Config | None = None,
 ) -> IndexSummary:
-    """Index `vault` (incrementally when a store exists) and return what was done."""
+    """Index `vault` (incrementally when a store exists) and return what was done. Unless
+    `embed` is False, also chunk and embed new text with `model` (or the given `embedder`)."""
     root = pipeline.check_vault(Path(vault))
-    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "workers": workers})
-    return pipeline.index_vault(root, settings, progress)
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None,
+                                      "workers": workers, "model": model, "embed": embed})
+    if settings.embed and embedder is None:
+        embedder = LazyModel(settings.model)
+    return pipeline.index_vault(root, settings, progress, embedder if settings.embed else None)
 
 
 def _open(vault: str | Path, state_dir: str | Path | None, config: Config | None) -> Store:
@@ -121,3 +130,109 @@ def export_graph(
     )
     lines = nx.generate_graphml(flat) if fmt == "graphml" else nx.generate_gexf(flat)
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- meaning
+
+
+def _model(settings: Config, embedder: Embedder | None) -> Embedder:
+    return embedder if embedder is not None else LazyModel(settings.model)
+
+
+def _vectors_or_fail(store: Store, model_id: str, vault: str | Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    ids, paths, matrix = pipeline.stored_vectors(store, model_id)
+    if not len(ids):
+        raise NotEmbedded(str(vault), model_id)
+    return ids, paths, matrix
+
+
+def search(
+    vault: str | Path,
+    query: str,
+    *,
+    limit: int = 10,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> list[SearchHit]:
+    """Notes closest in meaning to `query`, each with its best matching chunk."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
+    if not query.strip():
+        raise VaultmindError("the search query is empty")
+    model_ = _model(settings, embedder)
+    with _open(vault, state_dir, settings) as store:
+        _vectors_or_fail(store, model_.model_id, vault)
+        index_ = pipeline.refresh_vector_index(store, state_dir_for(root, settings), model_.model_id, settings)
+        query_vector = model_.embed_queries([query])
+        hits: dict[str, SearchHit] = {}
+        k = limit * 8
+        while True:
+            scores, ids = index_.search(query_vector, k)
+            found = [(float(sc), int(i)) for sc, i in zip(scores[0], ids[0]) if i >= 0]
+            chunks = dict(store.chunks(ids=[i for _, i in found]))
+            for score, chunk_id in found:
+                chunk = chunks[chunk_id]
+                if chunk.path not in hits:
+                    hits[chunk.path] = SearchHit(chunk.path, score, chunk.heading, chunk.text, chunk.line)
+            if len(hits) >= limit or k >= index_.size:
+                break
+            k *= 4
+    return sorted(hits.values(), key=lambda h: -h.score)[:limit]
+
+
+def related(
+    vault: str | Path,
+    name: str,
+    *,
+    limit: int = 10,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> list[RelatedNote]:
+    """Notes most similar to note `name` (mean of chunk vectors), each marked linked or not,
+    with the best matching pair of chunks."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
+    model_id = _model(settings, embedder).model_id
+    with _open(vault, state_dir, settings) as store:
+        path = find_note(store, name)
+        ids, paths, matrix = _vectors_or_fail(store, model_id, vault)
+        notes, note_matrix, rows = note_vectors(paths, matrix)
+        if path not in rows:
+            raise NotEmbedded(str(vault), model_id, note=path)
+        similarity = note_matrix @ note_matrix[notes.index(path)]
+        order = [i for i in np.argsort(-similarity) if notes[i] != path][:limit]
+        linked = store.linked_pairs()
+        mine = rows[path]
+        result = []
+        for i in order:
+            other = notes[i]
+            theirs = rows[other]
+            pair = matrix[mine] @ matrix[theirs].T
+            a, b = np.unravel_index(int(np.argmax(pair)), pair.shape)
+            chunks = dict(store.chunks(ids=[int(ids[mine[a]]), int(ids[theirs[b]])]))
+            mine_chunk, their_chunk = chunks[int(ids[mine[a]])], chunks[int(ids[theirs[b]])]
+            result.append(RelatedNote(
+                note=other,
+                score=float(similarity[i]),
+                linked=(path, other) in linked,
+                chunk=SearchHit(path, float(pair[a, b]), mine_chunk.heading, mine_chunk.text, mine_chunk.line),
+                other_chunk=SearchHit(other, float(pair[a, b]), their_chunk.heading, their_chunk.text, their_chunk.line),
+            ))
+    return result
+
+
+def note_vectors(paths: list[str], matrix: np.ndarray) -> tuple[list[str], np.ndarray, dict[str, list[int]]]:
+    """A note's vector is the mean of its chunks' vectors (normalised). Returns the notes, their
+    vectors and, per note, the rows of its chunks in `matrix`."""
+    rows: dict[str, list[int]] = {}
+    for row, path in enumerate(paths):
+        rows.setdefault(path, []).append(row)
+    notes = list(rows)
+    means = np.stack([matrix[rows[n]].mean(axis=0) for n in notes]) if notes else np.zeros((0, 0), np.float32)
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return notes, (means / norms).astype(np.float32), rows

@@ -30,6 +30,21 @@ def state_dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def model_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--model",
+        default=None,
+        metavar="MODEL",
+        help="Embedding model: e5 (default, multilingual-e5-small), use (faster, multilingual USE) "
+             "or st:NAME (a sentence-transformers model name or folder, loaded offline).",
+    )(f)
+
+
+def limit_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+                        help="How many notes to show.")(f)
+
+
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")(f)
 
@@ -94,17 +109,23 @@ class _Bar:
 @state_dir_option
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes for parsing (default: one per CPU core; 1 = no extra processes).")
+@model_option
+@click.option("--no-embed", is_flag=True, help="Skip chunking and embedding (links, tags and the graph only).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @json_option
 @user_errors
-def index(vault: Path, state_dir: Path | None, workers: int | None, quiet: bool, as_json: bool) -> None:
-    """Index VAULT: read every note, resolve links, update the store (incremental).
+def index(vault: Path, state_dir: Path | None, workers: int | None, model: str | None, no_embed: bool,
+          quiet: bool, as_json: bool) -> None:
+    """Index VAULT: read every note, resolve links, embed new text, update the store.
+
+    Incremental: unchanged notes are neither parsed nor embedded again.
 
     Example: vaultmind index ~/notes
     """
     bar = _Bar(enabled=not quiet and not as_json and sys.stderr.isatty())
     try:
-        summary = vaultmind.index(vault, state_dir=state_dir, workers=workers, progress=bar)
+        summary = vaultmind.index(vault, state_dir=state_dir, workers=workers, model=model,
+                                  embed=False if no_embed else None, progress=bar)
     finally:
         bar.close()
     if as_json:
@@ -119,6 +140,9 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, quiet: bool,
         f"  parsed {summary.parsed}, unchanged {summary.skipped}, removed {summary.removed}, "
         f"renamed {summary.renamed}; store: {summary.state_dir}"
     )
+    if summary.model:
+        seconds = summary.phases.get("embed", 0.0)
+        click.echo(f"  {summary.chunks} chunks; embedded {summary.embedded} new in {seconds:.1f} s with {summary.model}")
     if summary.warnings:
         click.echo(f"  see the warnings with: vaultmind doctor {vault}")
 
@@ -225,6 +249,69 @@ def note(vault: Path, name: str, state_dir: Path | None, as_json: bool) -> None:
             click.echo(f"  {t.index}. {t.role} {t.timestamp} uid={t.uid or '-'}: {t.text[:70]!r}")
     for w in n.warnings:
         click.echo(f"warning: {w.code}: {w.message}")
+
+
+# ------------------------------------------------------------------ meaning
+
+
+def _snippet(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@main.command()
+@VAULT
+@click.argument("query")
+@limit_option
+@model_option
+@state_dir_option
+@json_option
+@user_errors
+def search(vault: Path, query: str, limit: int, model: str | None, state_dir: Path | None, as_json: bool) -> None:
+    """Find the notes closest in meaning to QUERY (any language: a Russian query finds English
+    notes and back), each with its best matching chunk.
+
+    Example: vaultmind search ~/notes "как пчёлы зимуют"
+    """
+    hits = vaultmind.search(vault, query, limit=limit, model=model, state_dir=state_dir)
+    if as_json:
+        emit_json([{"note": h.note, "score": round(h.score, 4), "heading": h.heading, "text": h.text,
+                    "line": h.line} for h in hits])
+        return
+    for rank, hit in enumerate(hits, 1):
+        where = f" › {hit.heading}" if hit.heading else ""
+        click.echo(f"{rank:>2}. {hit.score:.3f}  {click.style(hit.note, bold=True)}{where}  (line {hit.line})")
+        click.echo(f"      {_snippet(hit.text)}")
+
+
+@main.command()
+@VAULT
+@click.argument("name")
+@limit_option
+@model_option
+@state_dir_option
+@json_option
+@user_errors
+def related(vault: Path, name: str, limit: int, model: str | None, state_dir: Path | None, as_json: bool) -> None:
+    """Notes most similar in meaning to note NAME, each marked linked or not linked, with the
+    best matching pair of chunks.
+
+    Example: vaultmind related ~/notes "LTM_2"
+    """
+    notes = vaultmind.related(vault, name, limit=limit, model=model, state_dir=state_dir)
+    if as_json:
+        emit_json([{
+            "note": r.note, "score": round(r.score, 4), "linked": r.linked,
+            "chunk": {"heading": r.chunk.heading, "text": r.chunk.text, "line": r.chunk.line},
+            "other_chunk": {"heading": r.other_chunk.heading, "text": r.other_chunk.text, "line": r.other_chunk.line},
+            "chunk_score": round(r.chunk.score, 4),
+        } for r in notes])
+        return
+    for rank, r in enumerate(notes, 1):
+        mark = "linked" if r.linked else click.style("not linked", fg="yellow")
+        click.echo(f"{rank:>2}. {r.score:.3f}  {click.style(r.note, bold=True)}  [{mark}]")
+        click.echo(f"      this:  {_snippet(r.chunk.text, 110)}")
+        click.echo(f"      there: {_snippet(r.other_chunk.text, 110)}")
 
 
 # ------------------------------------------------------------------ export

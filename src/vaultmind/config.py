@@ -49,6 +49,32 @@ SETTINGS: tuple[Setting, ...] = (
         500,
         "Notes written to the store per transaction; a killed run loses at most one batch.",
     ),
+    Setting(
+        "embed",
+        True,
+        "Embed notes when indexing (semantic search, related notes). --no-embed skips it.",
+    ),
+    Setting(
+        "model",
+        "e5",
+        "Embedding model: e5 (multilingual-e5-small, default), use (multilingual Universal "
+        "Sentence Encoder, faster) or st:NAME (any sentence-transformers model, by name or folder).",
+    ),
+    Setting(
+        "chunk_chars",
+        1200,
+        "Longest chunk in characters; longer heading sections are split at paragraphs and sentences.",
+    ),
+    Setting(
+        "embed_batch",
+        32,
+        "Chunks per embedding batch (and per store transaction while embedding).",
+    ),
+    Setting(
+        "hnsw_threshold",
+        200_000,
+        "Above this many chunk vectors the search index is approximate (HNSW) instead of exact.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -61,6 +87,11 @@ class Config:
     max_note_bytes: int = 4_000_000
     workers: int = 0
     batch_size: int = 500
+    embed: bool = True
+    model: str = "e5"
+    chunk_chars: int = 1200
+    embed_batch: int = 32
+    hnsw_threshold: int = 200_000
 
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with every non-None override applied (flags beat the file)."""
@@ -80,11 +111,20 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"setting {name!r} must be a list of strings, got {value!r}")
         return tuple(value)
-    if isinstance(default, bool) or default is None:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"setting {name!r} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"setting {name!r} must be a non-empty string, got {value!r}")
+        return value
+    if default is None:
         return value
     if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"setting {name!r} must be a non-negative integer, got {value!r}")
+        least = 0 if name == "workers" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"setting {name!r} must be an integer ≥ {least}, got {value!r}")
         return value
     return value
 

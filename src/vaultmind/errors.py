@@ -25,6 +25,15 @@ class NoteNotFound(VaultmindError):
         self.suggestions = suggestions
 
 
+class NotEmbedded(VaultmindError):
+    def __init__(self, vault: str, model_id: str, note: str | None = None) -> None:
+        what = f"note {note!r} has no vectors" if note else "nothing is embedded"
+        super().__init__(
+            f"{what} for model {model_id}; run `vaultmind index {vault}` (without --no-embed, "
+            f"with the same --model) first"
+        )
+
+
 class StoreError(VaultmindError):
     """The store cannot be opened or written (locked, corrupt, read-only, too new)."""
 

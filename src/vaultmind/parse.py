@@ -43,7 +43,7 @@ _VALID_TAG = re.compile(r"[\w\-/]+")
 _DIALOGUE_ROLES = {"nexus_user": "user", "nexus_agent": "assistant"}
 _CONTEXT_CHARS = 300
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 
 class _ObsidianYamlLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
@@ -87,6 +87,7 @@ def parse_note(path: str, text: str, warnings: tuple[Warning, ...] = ()) -> Note
         comments=tuple(collector.comments),
         private=_is_private(frontmatter, tags),
         warnings=tuple(found),
+        body_line=body_offset + 1,
     )
 
 

@@ -18,8 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaultmind import files as vault_files
+import numpy as np
+
 from vaultmind.config import Config, state_dir_for
+from vaultmind.embed import Embedder, chunk_note, embedding_text
 from vaultmind.errors import VaultNotFound
+from vaultmind.index import VectorIndex, sync_index
 from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
 from vaultmind.resolve import Resolver
 from vaultmind.store import Store, note_to_json
@@ -51,8 +55,10 @@ def check_vault(vault: Path) -> Path:
     return vault.resolve()
 
 
-def index_vault(vault: Path, config: Config, progress: Progress | None = None) -> IndexSummary:
-    """Bring the store for `vault` up to date with the files on disk."""
+def index_vault(vault: Path, config: Config, progress: Progress | None = None,
+                embedder: Embedder | None = None) -> IndexSummary:
+    """Bring the store for `vault` up to date with the files on disk; with an `embedder`,
+    also chunk and embed what changed and bring the vector index up to date."""
     report = progress or _no_progress
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -109,6 +115,19 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None) -
             store.set_meta("excluded", excluded_key)
             store.set_meta("indexed_at", str(time.time()))
         phases["resolve"] = time.perf_counter() - tick
+
+        embedded = 0
+        if embedder is not None:
+            tick = time.perf_counter()
+            _chunk_notes(store, config, report)
+            phases["chunk"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            embedded = _embed_chunks(store, embedder, config, report)
+            phases["embed"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            refresh_vector_index(store, state_dir, embedder.model_id, config)
+            phases["vector index"] = time.perf_counter() - tick
+        chunk_total = store.chunk_count()
         counts = store.counts()
     seconds = time.perf_counter() - started
     log.info("indexed %s in %.2fs (%d parsed, %d links resolved)", vault, seconds, outcome.parsed, resolved)
@@ -126,6 +145,9 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None) -
         seconds=seconds,
         state_dir=str(state_dir),
         phases=phases,
+        chunks=chunk_total,
+        embedded=embedded,
+        model=embedder.model_id if embedder is not None else "",
     )
 
 
@@ -240,6 +262,64 @@ def _resolve(store: Store, paths: list[str], sources: list[str] | None, report: 
         store.set_link_targets(resolved)
     report("resolve", len(rows), len(rows))
     return len(rows)
+
+
+def _chunk_notes(store: Store, config: Config, report: Progress) -> int:
+    """Cut every new or changed note into chunks (one transaction per batch)."""
+    paths = store.notes_to_chunk(config.chunk_chars)
+    hashes = {path: digest for path, digest, *_ in store.note_rows()}
+    for start in range(0, len(paths), config.batch_size):
+        with store.transaction():
+            for path in paths[start : start + config.batch_size]:
+                note = store.note(path)
+                chunks = chunk_note(note, config.chunk_chars) if note is not None else []
+                store.put_chunks(path, hashes[path], config.chunk_chars, chunks)
+        report("chunk", min(start + config.batch_size, len(paths)), len(paths))
+    return len(paths)
+
+
+def _embed_chunks(store: Store, embedder: Embedder, config: Config, report: Progress) -> int:
+    """Embed each chunk text the model has not seen; every batch is stored as it is done, so
+    an interrupted run keeps its work."""
+    todo = store.chunks_without_vectors(embedder.model_id)
+    report("embed", 0, len(todo))
+    for start in range(0, len(todo), config.embed_batch):
+        batch = todo[start : start + config.embed_batch]
+        vectors = embedder.embed_passages([embedding_text(heading, text) for _, heading, text in batch])
+        with store.transaction():
+            store.put_vectors(embedder.model_id, [(digest, vector.astype(np.float32).tobytes())
+                                                  for (digest, _h, _t), vector in zip(batch, vectors)])
+        report("embed", start + len(batch), len(todo))
+    return len(todo)
+
+
+def vector_index_path(state_dir: Path, model_id: str) -> Path:
+    slug = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in model_id)
+    return state_dir / f"chunks-{slug}.faiss"
+
+
+def stored_vectors(store: Store, model_id: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(chunk ids, their note paths, their vectors) for `model_id`."""
+    rows = store.chunk_vectors(model_id)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    paths = [r[1] for r in rows]
+    if not rows:
+        return ids, paths, np.zeros((0, 0), dtype=np.float32)
+    matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    return ids, paths, matrix
+
+
+def refresh_vector_index(store: Store, state_dir: Path, model_id: str, config: Config) -> VectorIndex | None:
+    """Load the saved faiss index and bring it up to date with the stored vectors (or rebuild
+    it); save it when it changed. None when nothing is embedded for this model."""
+    ids, _paths, matrix = stored_vectors(store, model_id)
+    if not len(ids):
+        return None
+    path = vector_index_path(state_dir, model_id)
+    index, changed = sync_index(VectorIndex.load(path), ids, matrix, matrix.shape[1], config.hnsw_threshold)
+    if changed:
+        index.save(path)
+    return index
 
 
 def _count_renames(

@@ -23,6 +23,7 @@ from typing import Any
 from vaultmind.errors import StoreError
 from vaultmind.types import (
     Callout,
+    Chunk,
     Commentary,
     Footnote,
     Heading,
@@ -39,7 +40,7 @@ from vaultmind.types import (
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -101,6 +102,32 @@ _MIGRATIONS: dict[int, str] = {
         line INTEGER
     );
     CREATE INDEX warnings_path ON warnings(path);
+    """,
+    2: """
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
+        note_hash TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        heading TEXT NOT NULL,
+        text TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        UNIQUE (path, seq)
+    );
+    CREATE INDEX chunks_hash ON chunks(hash);
+    CREATE TABLE vectors (
+        model TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, hash)
+    ) WITHOUT ROWID;
+    CREATE TABLE chunked (
+        path TEXT PRIMARY KEY REFERENCES files(path) ON DELETE CASCADE,
+        note_hash TEXT NOT NULL,
+        chunk_chars INTEGER NOT NULL
+    );
     """,
 }
 
@@ -347,6 +374,77 @@ class Store:
             "unresolved": one("SELECT count(*) FROM links WHERE target_path IS NULL"),
             "warnings": one("SELECT count(*) FROM warnings"),
         }
+
+    # ------------------------------------------------------------ chunks and vectors
+
+    def notes_to_chunk(self, chunk_chars: int) -> list[str]:
+        """Notes whose chunks are missing or were cut from other content or another size."""
+        return [r[0] for r in self.db.execute(
+            "SELECT n.path FROM notes n LEFT JOIN chunked c ON c.path = n.path "
+            "WHERE c.path IS NULL OR c.note_hash != n.hash OR c.chunk_chars != ? ORDER BY n.path",
+            (chunk_chars,),
+        )]
+
+    def put_chunks(self, path: str, note_hash: str, chunk_chars: int, chunks: Iterable[Chunk]) -> None:
+        self.db.execute("DELETE FROM chunks WHERE path=?", (path,))
+        self.db.executemany(
+            "INSERT INTO chunks(path, note_hash, seq, kind, heading, text, line, hash) VALUES (?,?,?,?,?,?,?,?)",
+            [(path, note_hash, c.seq, c.kind, c.heading, c.text, c.line, c.hash) for c in chunks],
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO chunked(path, note_hash, chunk_chars) VALUES (?,?,?)",
+            (path, note_hash, chunk_chars),
+        )
+
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def chunks_without_vectors(self, model: str) -> list[tuple[str, str, str]]:
+        """(hash, heading, text) of each distinct chunk text not yet embedded by `model`."""
+        return list(self.db.execute(
+            "SELECT c.hash, min(c.heading), min(c.text) FROM chunks c "
+            "LEFT JOIN vectors v ON v.model = ? AND v.hash = c.hash "
+            "WHERE v.hash IS NULL GROUP BY c.hash ORDER BY min(c.id)",
+            (model,),
+        ))
+
+    def put_vectors(self, model: str, rows: Iterable[tuple[str, bytes]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO vectors(model, hash, vector) VALUES (?,?,?)",
+            [(model, digest, blob) for digest, blob in rows],
+        )
+
+    def chunk_vectors(self, model: str) -> list[tuple[int, str, bytes]]:
+        """(chunk id, note path, vector bytes) for every chunk embedded by `model`."""
+        return list(self.db.execute(
+            "SELECT c.id, c.path, v.vector FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash "
+            "ORDER BY c.id",
+            (model,),
+        ))
+
+    def chunks(self, ids: Iterable[int] | None = None, path: str | None = None) -> list[tuple[int, Chunk]]:
+        sql = "SELECT id, path, seq, kind, heading, text, line, hash FROM chunks"
+        if path is not None:
+            rows = self.db.execute(sql + " WHERE path=? ORDER BY seq", (path,))
+        elif ids is not None:
+            wanted = list(ids)
+            rows = []
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                rows.extend(self.db.execute(sql + f" WHERE id IN ({','.join('?' * len(part))})", part))
+        else:
+            rows = self.db.execute(sql + " ORDER BY id")
+        return [(row[0], Chunk(*row[1:])) for row in rows]
+
+    def linked_pairs(self) -> set[tuple[str, str]]:
+        """Every (source, target) pair of notes linked either way, both orders included."""
+        pairs = set()
+        for source, target in self.db.execute(
+            "SELECT DISTINCT source, target_path FROM links WHERE target_path IS NOT NULL AND target_path != source"
+        ):
+            pairs.add((source, target))
+            pairs.add((target, source))
+        return pairs
 
     # ------------------------------------------------------------ warnings
 

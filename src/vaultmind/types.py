@@ -11,6 +11,7 @@ from typing import Any, Literal
 FileKind = Literal["note", "canvas", "attachment"]
 LinkKind = Literal["link", "embed", "property", "markdown"]
 Role = Literal["user", "assistant"]
+ChunkKind = Literal["section", "turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +140,48 @@ class Note:
     comments: tuple[str, ...] = ()
     private: bool = False
     warnings: tuple[Warning, ...] = ()
+    body_line: int = 1
 
     @property
     def embeds(self) -> tuple[Link, ...]:
         return tuple(link for link in self.links if link.kind == "embed")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a note that gets one vector: a heading section (split to fit the model's
+    window) or one dialogue turn. `heading` is the heading path (`A > B`); `hash` is of the
+    text that is embedded, so the same text is embedded once, whatever note it is in."""
+
+    path: str
+    seq: int
+    kind: ChunkKind
+    heading: str
+    text: str
+    line: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A note that matches a query, with its best matching chunk."""
+
+    note: str
+    score: float
+    heading: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedNote:
+    """A note close in meaning to another, with the best matching pair of chunks."""
+
+    note: str
+    score: float
+    linked: bool
+    chunk: SearchHit
+    other_chunk: SearchHit
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +196,8 @@ class ResolvedLink:
 
 @dataclass(frozen=True, slots=True)
 class IndexSummary:
-    """What one `index` run found and did."""
+    """What one `index` run found and did. `embedded` counts chunks embedded this run (the
+    rest came from the vector cache); `model` is the embedder's id, "" when not embedding."""
 
     notes: int
     canvases: int
@@ -172,6 +212,9 @@ class IndexSummary:
     seconds: float
     state_dir: str
     phases: dict[str, float] = field(default_factory=dict)
+    chunks: int = 0
+    embedded: int = 0
+    model: str = ""
 
 
 def title_from_path(path: str) -> str:

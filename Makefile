@@ -8,10 +8,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke clean
+.PHONY: demo test test-fast bench bench-smoke bench-embed retrieval clean
 
+# torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "$$(grep '^torch==' requirements.txt)"
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
@@ -19,10 +21,14 @@ $(STAMP): pyproject.toml requirements.txt
 demo: $(STAMP)
 	$(BIN)/vaultmind index sample_vault
 	$(BIN)/vaultmind doctor sample_vault
-	$(BIN)/vaultmind note sample_vault 00_index
+	$(BIN)/vaultmind search sample_vault "как пчёлы переживают зиму"
+	$(BIN)/vaultmind related sample_vault "21_bulk_fermentation" -n 5
 
-test: $(STAMP)
+test: $(STAMP)         ## everything, the real embedding models included (CI runs this)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)    ## without the tests marked slow (real models)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
@@ -33,6 +39,9 @@ bench: $(VENV)/.bench-installed     ## 10k-note indexing benchmark (~6 min, most
 
 bench-smoke: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run_index --notes 200 --skip-obsidiantools
+
+retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
+	$(BIN)/python -m benchmarks.retrieval
 
 clean:
 	rm -rf $(VENV) sample_vault/.vaultmind

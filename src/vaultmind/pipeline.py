@@ -50,6 +50,7 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 def check_vault(vault: Path) -> Path:
+    vault = vault.expanduser()
     if not vault.is_dir():
         raise VaultNotFound(str(vault))
     return vault.resolve()

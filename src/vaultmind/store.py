@@ -414,6 +414,11 @@ class Store:
             [(model, digest, blob) for digest, blob in rows],
         )
 
+    def drop_unused_vectors(self) -> int:
+        """Forget vectors of texts no longer in any note (of every model)."""
+        cursor = self.db.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
+        return cursor.rowcount
+
     def chunk_vectors(self, model: str) -> list[tuple[int, str, bytes]]:
         """(chunk id, note path, vector bytes) for every chunk embedded by `model`."""
         return list(self.db.execute(

@@ -163,8 +163,9 @@ def search(
         raise VaultmindError("the search query is empty")
     model_ = _model(settings, embedder)
     with _open(vault, state_dir, settings) as store:
-        _vectors_or_fail(store, model_.model_id, vault)
         index_ = pipeline.refresh_vector_index(store, state_dir_for(root, settings), model_.model_id, settings)
+        if index_ is None:
+            raise NotEmbedded(str(vault), model_.model_id)
         query_vector = model_.embed_queries([query])
         hits: dict[str, SearchHit] = {}
         k = limit * 8

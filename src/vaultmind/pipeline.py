@@ -308,6 +308,8 @@ def _embed_chunks(store: Store, embedder: Embedder, config: Config, report: Prog
     """Embed each chunk text the model has not seen; every batch is stored as it is done, so
     an interrupted run keeps its work."""
     todo = store.chunks_without_vectors(embedder.model_id)
+    # longest first: texts of one batch have similar lengths, so little padding is computed
+    todo.sort(key=lambda row: len(row[1]) + len(row[2]), reverse=True)
     report("embed", 0, len(todo))
     for start in range(0, len(todo), config.embed_batch):
         batch = todo[start : start + config.embed_batch]
@@ -338,11 +340,15 @@ def stored_vectors(store: Store, model_id: str) -> tuple[np.ndarray, list[str], 
 def refresh_vector_index(store: Store, state_dir: Path, model_id: str, config: Config) -> VectorIndex | None:
     """Load the saved faiss index and bring it up to date with the stored vectors (or rebuild
     it); save it when it changed. None when nothing is embedded for this model."""
+    path = vector_index_path(state_dir, model_id)
+    saved = VectorIndex.load(path)
+    count, id_sum = store.vector_fingerprint(model_id)
+    if saved is not None and count and saved.size == count and int(saved.ids().sum()) == id_sum:
+        return saved  # chunk ids are never reused, so the same count and id sum is the same set
     ids, _paths, matrix = stored_vectors(store, model_id)
     if not len(ids):
         return None
-    path = vector_index_path(state_dir, model_id)
-    index, changed = sync_index(VectorIndex.load(path), ids, matrix, matrix.shape[1], config.hnsw_threshold)
+    index, changed = sync_index(saved, ids, matrix, matrix.shape[1], config.hnsw_threshold)
     if changed:
         index.save(path)
     return index

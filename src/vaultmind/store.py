@@ -419,6 +419,16 @@ class Store:
         cursor = self.db.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
         return cursor.rowcount
 
+    def vector_fingerprint(self, model: str) -> tuple[int, int]:
+        """(count, sum of chunk ids) of the chunks embedded by `model`: cheap to compare with
+        the cached vector index."""
+        count, total = self.db.execute(
+            "SELECT count(*), coalesce(sum(c.id), 0) FROM chunks c "
+            "JOIN vectors v ON v.model = ? AND v.hash = c.hash",
+            (model,),
+        ).fetchone()
+        return int(count), int(total)
+
     def chunk_vectors(self, model: str) -> list[tuple[int, str, bytes]]:
         """(chunk id, note path, vector bytes) for every chunk embedded by `model`."""
         return list(self.db.execute(

@@ -40,6 +40,9 @@ bench: $(VENV)/.bench-installed     ## 10k-note indexing benchmark (~6 min, most
 bench-smoke: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run_index --notes 200 --skip-obsidiantools
 
+bench-embed: $(VENV)/.bench-installed   ## embedding throughput, search latency, vector index (~25 min)
+	$(BIN)/python -m benchmarks.run_embed --max-chunks 500
+
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval
 

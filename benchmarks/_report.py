@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ def _version(package: str) -> str | None:
         return None
 
 
-def machine_info(repo: Path) -> dict[str, Any]:
+def machine_info(repo: Path, packages: Sequence[str] = PACKAGES) -> dict[str, Any]:
+    """CPU, memory, platform, load average, versions of `packages` and the git commit."""
     return {
         "cpu_count": os.cpu_count(),
         "cpu_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -63,7 +65,7 @@ def machine_info(repo: Path) -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
-        "packages": {name: _version(name) for name in PACKAGES},
+        "packages": {name: _version(name) for name in packages},
         "git": _git_commit(repo),
     }
 

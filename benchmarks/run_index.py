@@ -115,13 +115,20 @@ def _stderr_tail(path: Path, lines: int = 5) -> str:
 
 
 def run_measurement(
-    task: str, vault: Path, name: str, run_dir: Path, timeout: float, extra: Sequence[str] = ()
+    task: str,
+    vault: Path,
+    name: str,
+    run_dir: Path,
+    timeout: float,
+    extra: Sequence[str] = (),
+    module: str = "benchmarks._measure",
 ) -> dict[str, Any]:
-    """Run `benchmarks._measure TASK` in a fresh process and return its result, with process
-    wall time and memory figures added."""
+    """Run `python -m MODULE TASK VAULT RESULT_JSON [EXTRA...]` (by default
+    `benchmarks._measure`) in a fresh process and return its result, with process wall time
+    and memory figures added."""
     result_file, out_file, err_file = (run_dir / f"{name}.{ext}" for ext in ("json", "out", "err"))
     result_file.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "benchmarks._measure", task, str(vault), str(result_file), *extra]
+    cmd = [sys.executable, "-m", module, task, str(vault), str(result_file), *extra]
     started = time.perf_counter()
     with out_file.open("wb") as out, err_file.open("wb") as err:
         popen = subprocess.Popen(cmd, cwd=REPO, env=_child_env(), stdout=out, stderr=err)

@@ -327,10 +327,6 @@ class Store:
             result.setdefault(path, []).append(alias)
         return result
 
-    def tags(self, path: str) -> list[Tag]:
-        return [Tag(n, l) for n, l in self.db.execute(
-            "SELECT name, line FROM tags WHERE path=? ORDER BY rowid", (path,))]
-
     def drop_unused_parses(self) -> int:
         cursor = self.db.execute(
             "DELETE FROM parsed WHERE hash NOT IN (SELECT hash FROM notes) "

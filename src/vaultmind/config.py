@@ -67,8 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "embed_batch",
-        32,
-        "Chunks per embedding batch (and per store transaction while embedding).",
+        128,
+        "Chunks handed to the model per call, and stored per transaction while embedding; the "
+        "model sorts and pads them in its own smaller batches.",
     ),
     Setting(
         "hnsw_threshold",
@@ -90,7 +91,7 @@ class Config:
     embed: bool = True
     model: str = "e5"
     chunk_chars: int = 1200
-    embed_batch: int = 32
+    embed_batch: int = 128
     hnsw_threshold: int = 200_000
 
     def with_overrides(self, **overrides: Any) -> Config:

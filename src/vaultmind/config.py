@@ -76,9 +76,73 @@ SETTINGS: tuple[Setting, ...] = (
         200_000,
         "Above this many chunk vectors the search index is approximate (HNSW) instead of exact.",
     ),
+    Setting(
+        "scenes",
+        True,
+        "Find scenes when indexing (hybrid link + meaning communities). --no-scenes skips it; "
+        "`vaultmind scenes` then finds them on demand.",
+    ),
+    Setting(
+        "scene_alpha",
+        0.5,
+        "Weight of explicit links against meaning in the scene graph: 1 = links only, 0 = meaning only.",
+    ),
+    Setting(
+        "scene_neighbours",
+        10,
+        "Each note's nearest notes in meaning (k) that may become edges of the scene graph.",
+    ),
+    Setting(
+        "scene_floor",
+        0.3,
+        "Least similarity (cosine of centred note vectors) for a meaning edge; below it two notes "
+        "are not near.",
+    ),
+    Setting(
+        "scene_resolution",
+        1.0,
+        "Leiden resolution for scenes: higher gives more, smaller scenes.",
+    ),
+    Setting(
+        "region_resolution",
+        0.5,
+        "Leiden resolution for regions (scenes grouped for zooming out): lower gives fewer regions.",
+    ),
+    Setting(
+        "scene_min_size",
+        2,
+        "Smallest scene; notes in smaller groups are listed as unplaced.",
+    ),
+    Setting(
+        "scene_match",
+        0.3,
+        "Least member overlap (Jaccard) for a new scene to keep an old scene's id.",
+    ),
+    Setting(
+        "hub_min_links",
+        8,
+        "A hub (index page, map of content) links to at least this many notes ...",
+    ),
+    Setting(
+        "hub_words_per_link",
+        15,
+        "... and has fewer words of its own than this per outgoing link.",
+    ),
+    Setting(
+        "hub_weight",
+        0.1,
+        "Factor on every scene-graph edge of a hub, so hubs do not glue scenes together.",
+    ),
+    Setting(
+        "seed",
+        42,
+        "Random seed for community detection and the 2-D map: the same vault gives the same scenes.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+_RANGES = {"scene_alpha": (0.0, 1.0), "scene_floor": (-1.0, 1.0), "scene_match": (0.0, 1.0),
+           "hub_weight": (0.0, 1.0)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +157,18 @@ class Config:
     chunk_chars: int = 1200
     embed_batch: int = 128
     hnsw_threshold: int = 200_000
+    scenes: bool = True
+    scene_alpha: float = 0.5
+    scene_neighbours: int = 10
+    scene_floor: float = 0.3
+    scene_resolution: float = 1.0
+    region_resolution: float = 0.5
+    scene_min_size: int = 2
+    scene_match: float = 0.3
+    hub_min_links: int = 8
+    hub_words_per_link: int = 15
+    hub_weight: float = 0.1
+    seed: int = 42
 
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with every non-None override applied (flags beat the file)."""
@@ -122,8 +198,15 @@ def _coerce(name: str, value: Any) -> Any:
         return value
     if default is None:
         return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"setting {name!r} must be a number, got {value!r}")
+        low, high = _RANGES.get(name, (0.0, float("inf")))
+        if not low <= value <= high:
+            raise ConfigError(f"setting {name!r} must be between {low:g} and {high:g}, got {value!r}")
+        return float(value)
     if isinstance(default, int):
-        least = 0 if name == "workers" else 1
+        least = 0 if name in ("workers", "seed") else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"setting {name!r} must be an integer ≥ {least}, got {value!r}")
         return value

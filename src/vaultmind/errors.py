@@ -34,6 +34,13 @@ class NotEmbedded(VaultmindError):
         )
 
 
+class SceneNotFound(VaultmindError):
+    def __init__(self, scene_id: int, known: tuple[int, ...] = ()) -> None:
+        hint = f"; scene ids are {', '.join(map(str, sorted(known)))}" if known else ""
+        super().__init__(f"no scene {scene_id}{hint} (`vaultmind scenes VAULT` lists them)")
+        self.scene_id = scene_id
+
+
 class StoreError(VaultmindError):
     """The store cannot be opened or written (locked, corrupt, read-only, too new)."""
 

@@ -30,7 +30,11 @@ from vaultmind.types import (
     Link,
     Note,
     NoteFile,
+    Region,
     ResolvedLink,
+    Scene,
+    SceneEvent,
+    SceneMap,
     Tag,
     Turn,
     Warning,
@@ -40,7 +44,7 @@ from vaultmind.types import (
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -128,6 +132,55 @@ _MIGRATIONS: dict[int, str] = {
         note_hash TEXT NOT NULL,
         chunk_chars INTEGER NOT NULL
     );
+    """,
+    3: """
+    CREATE TABLE scene_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created REAL NOT NULL,
+        fingerprint TEXT NOT NULL,
+        model TEXT NOT NULL,
+        layout TEXT NOT NULL,
+        hubs TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE TABLE scenes (
+        level TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        central TEXT NOT NULL,
+        wanted TEXT NOT NULL,
+        density REAL NOT NULL,
+        cohesion REAL,
+        parent INTEGER,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (level, id)
+    );
+    CREATE TABLE scene_members (
+        level TEXT NOT NULL,
+        path TEXT NOT NULL,
+        scene INTEGER,
+        rank INTEGER NOT NULL,
+        centrality REAL NOT NULL,
+        PRIMARY KEY (level, path)
+    );
+    CREATE TABLE scene_positions (
+        run INTEGER NOT NULL REFERENCES scene_runs(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        x REAL NOT NULL,
+        y REAL NOT NULL,
+        PRIMARY KEY (run, path)
+    );
+    CREATE TABLE scene_events (
+        run INTEGER NOT NULL REFERENCES scene_runs(id) ON DELETE CASCADE,
+        level TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        scene INTEGER NOT NULL,
+        others TEXT NOT NULL,
+        overlap REAL NOT NULL
+    );
+    CREATE INDEX scene_events_scene ON scene_events(level, scene);
     """,
 }
 
@@ -457,6 +510,136 @@ class Store:
             pairs.add((target, source))
         return pairs
 
+    def chunk_texts(self) -> dict[str, str]:
+        """path → its chunks' texts, each under its heading (`# heading`), in note order: the
+        note's prose without front matter, code or comments."""
+        texts: dict[str, list[str]] = {}
+        for path, heading, text in self.db.execute("SELECT path, heading, text FROM chunks ORDER BY path, seq"):
+            parts = texts.setdefault(path, [])
+            parts.append(f"# {heading.rsplit(' > ', 1)[-1]}\n{text}" if heading else text)
+        return {path: "\n\n".join(parts) for path, parts in texts.items()}
+
+    def link_rows(self) -> list[tuple[str, str | None, str]]:
+        """(source, resolved target path or None, target as written) for every link occurrence."""
+        return list(self.db.execute("SELECT source, target_path, target FROM links ORDER BY source, seq"))
+
+    # ------------------------------------------------------------ scenes
+
+    def scene_fingerprint(self) -> str | None:
+        row = self.db.execute("SELECT fingerprint FROM scene_runs ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def scene_members(self) -> dict[str, dict[int, frozenset[str]]]:
+        """level → scene id → member paths, as of the last run (unplaced notes left out)."""
+        members: dict[str, dict[int, set[str]]] = {}
+        for level, scene, path in self.db.execute(
+            "SELECT level, scene, path FROM scene_members WHERE scene IS NOT NULL"
+        ):
+            members.setdefault(level, {}).setdefault(scene, set()).add(path)
+        return {level: {i: frozenset(m) for i, m in by_id.items()} for level, by_id in members.items()}
+
+    def put_scene_run(self, run: SceneMap, fingerprint: str, centrality: dict[str, float],
+                      details: dict[str, Any], next_ids: dict[str, int], keep_runs: int = 10) -> int:
+        """Replace the current scenes with `run` (its `run` and event `run` fields are
+        ignored: the new run's id is returned), keep its map and events, and the maps of the
+        last `keep_runs` runs."""
+        cursor = self.db.execute(
+            "INSERT INTO scene_runs(created, fingerprint, model, layout, hubs, details) VALUES (?,?,?,?,?,?)",
+            (run.created, fingerprint, run.model, run.layout, json.dumps(list(run.hubs), ensure_ascii=False),
+             json.dumps(details, ensure_ascii=False)),
+        )
+        run_id = int(cursor.lastrowid or 0)
+        self.db.execute("DELETE FROM scenes")
+        self.db.execute("DELETE FROM scene_members")
+        self.db.executemany(
+            "INSERT INTO scenes(level, id, label, terms, summary, central, wanted, density, cohesion, parent, size) "
+            "VALUES ('scene',?,?,?,?,?,?,?,?,?,?)",
+            [(s.id, s.label, _j(s.terms), s.summary, _j(s.central), _j(s.wanted), s.density, s.cohesion,
+              s.region, s.size) for s in run.scenes],
+        )
+        self.db.executemany(
+            "INSERT INTO scenes(level, id, label, terms, summary, central, wanted, density, cohesion, parent, size) "
+            "VALUES ('region',?,?,'[]','','[]','[]',0,NULL,NULL,?)",
+            [(r.id, r.label, r.size) for r in run.regions],
+        )
+        self.db.executemany(
+            "INSERT INTO scene_members(level, path, scene, rank, centrality) VALUES (?,?,?,?,?)",
+            [("scene", p, s.id, rank, centrality.get(p, 0.0)) for s in run.scenes for rank, p in enumerate(s.notes)]
+            + [("scene", p, None, 0, 0.0) for p in run.unplaced]
+            + [("region", p, s.region, 0, 0.0) for s in run.scenes for p in s.notes if s.region is not None],
+        )
+        self.db.executemany(
+            "INSERT INTO scene_positions(run, path, x, y) VALUES (?,?,?,?)",
+            [(run_id, p, x, y) for p, (x, y) in run.positions.items()],
+        )
+        self.db.executemany(
+            "INSERT INTO scene_events(run, level, kind, scene, others, overlap) VALUES (?,?,?,?,?,?)",
+            [(run_id, e.level, e.kind, e.scene, _j(e.others), e.overlap) for e in run.events],
+        )
+        for level, next_id in next_ids.items():
+            self.set_meta(f"next_{level}_id", str(next_id))
+        self.db.execute("DELETE FROM scene_positions WHERE run <= ?", (run_id - keep_runs,))
+        return run_id
+
+    def scene_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM scenes WHERE level='scene'").fetchone()[0])
+
+    def next_scene_ids(self) -> dict[str, int]:
+        return {level: int(self.get_meta(f"next_{level}_id") or 1) for level in ("scene", "region")}
+
+    def scene_map(self) -> SceneMap | None:
+        """The last scene run, or None when scenes were never found."""
+        run = self.db.execute(
+            "SELECT id, created, model, layout, hubs FROM scene_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if run is None:
+            return None
+        run_id, created, model, layout, hubs = run
+        members: dict[int, list[str]] = {}
+        unplaced = []
+        for scene, path in self.db.execute(
+            "SELECT scene, path FROM scene_members WHERE level='scene' ORDER BY scene, rank, path"
+        ):
+            if scene is None:
+                unplaced.append(path)
+            else:
+                members.setdefault(scene, []).append(path)
+        scenes = tuple(
+            Scene(id=i, label=label, terms=tuple(json.loads(terms)), summary=summary, notes=tuple(members.get(i, ())),
+                  central=tuple(json.loads(central)), wanted=tuple(json.loads(wanted)), density=density,
+                  cohesion=cohesion, region=parent)
+            for i, label, terms, summary, central, wanted, density, cohesion, parent in self.db.execute(
+                "SELECT id, label, terms, summary, central, wanted, density, cohesion, parent FROM scenes "
+                "WHERE level='scene' ORDER BY size DESC, id"
+            )
+        )
+        regions = tuple(
+            Region(id=i, label=label, scenes=tuple(s.id for s in scenes if s.region == i), size=size)
+            for i, label, size in self.db.execute(
+                "SELECT id, label, size FROM scenes WHERE level='region' ORDER BY size DESC, id"
+            )
+        )
+        positions = {p: (x, y) for p, x, y in self.db.execute(
+            "SELECT path, x, y FROM scene_positions WHERE run=?", (run_id,))}
+        return SceneMap(run=run_id, created=created, model=model, scenes=scenes, regions=regions,
+                        unplaced=tuple(unplaced), positions=positions, events=tuple(self.scene_events(run=run_id)),
+                        layout=layout, hubs=tuple(json.loads(hubs)))
+
+    def scene_centrality(self) -> dict[str, float]:
+        return dict(self.db.execute("SELECT path, centrality FROM scene_members WHERE level='scene'"))
+
+    def scene_events(self, *, run: int | None = None, scene: int | None = None) -> list[SceneEvent]:
+        """Id events, oldest first: of one run, or of one scene id across runs."""
+        sql, args = "SELECT run, level, kind, scene, others, overlap FROM scene_events", []
+        if run is not None:
+            sql, args = sql + " WHERE run=?", [run]
+        elif scene is not None:
+            sql, args = sql + " WHERE level='scene' AND (scene=? OR others LIKE ?)", [scene, f"%{scene}%"]
+        rows = self.db.execute(sql + " ORDER BY run, rowid", args)
+        events = [SceneEvent(r, level, kind, s, tuple(json.loads(others)), overlap)
+                  for r, level, kind, s, others, overlap in rows]
+        return [e for e in events if scene is None or e.scene == scene or scene in e.others]
+
     # ------------------------------------------------------------ warnings
 
     def replace_walk_warnings(self, warnings: Iterable[Warning]) -> None:
@@ -473,6 +656,10 @@ class Store:
                 "SELECT path, code, message, line FROM warnings ORDER BY path, line, rowid"
             )
         ]
+
+
+def _j(values: Iterable[Any]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
 
 
 def _statements(script: str) -> list[str]:

@@ -215,6 +215,7 @@ class IndexSummary:
     chunks: int = 0
     embedded: int = 0
     model: str = ""
+    scenes: int = 0
 
 
 def title_from_path(path: str) -> str:
@@ -238,3 +239,82 @@ class NoteReport:
     @property
     def unresolved(self) -> tuple[ResolvedLink, ...]:
         return tuple(link for link in self.outgoing if link.target_path is None)
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """A group of notes that form one concept cluster. `notes` are vault-relative paths, most
+    central first; `wanted` are the texts of wanted (unresolved) links whose referencing notes
+    sit mostly here. `density` is the share of member pairs that are linked (either way);
+    `cohesion` the mean similarity in meaning of its members (None without vectors)."""
+
+    id: int
+    label: str
+    terms: tuple[str, ...]
+    summary: str
+    notes: tuple[str, ...]
+    central: tuple[str, ...]
+    wanted: tuple[str, ...]
+    density: float
+    cohesion: float | None
+    region: int | None
+
+    @property
+    def size(self) -> int:
+        return len(self.notes)
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """Scenes grouped for zooming out: a community of scenes."""
+
+    id: int
+    label: str
+    scenes: tuple[int, ...]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class SceneEvent:
+    """How a scene came about in run `run`: `birth` (new members), `continue` (kept its id),
+    `merge` (took in the members of `others`), `split` (members of `others` went here too),
+    `death` (its id is gone). `overlap` is the Jaccard overlap that decided it."""
+
+    run: int
+    level: str
+    kind: str
+    scene: int
+    others: tuple[int, ...]
+    overlap: float
+
+
+@dataclass(frozen=True, slots=True)
+class SceneMap:
+    """One scene run: scenes (largest first), regions, the notes that belong nowhere, each
+    note's 2-D position for the map, and what happened to scene ids since the last run."""
+
+    run: int
+    created: float
+    model: str
+    scenes: tuple[Scene, ...]
+    regions: tuple[Region, ...]
+    unplaced: tuple[str, ...]
+    positions: dict[str, tuple[float, float]]
+    events: tuple[SceneEvent, ...]
+    layout: str
+    hubs: tuple[str, ...]
+
+    def scene_of(self, path: str) -> Scene | None:
+        return next((s for s in self.scenes if path in s.notes), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SceneReport:
+    """One scene up close: members with their centrality, links inside it, links to other
+    scenes (source, target, the target's scene) and neighbouring scenes by link weight."""
+
+    scene: Scene
+    centrality: dict[str, float]
+    internal_links: tuple[tuple[str, str], ...]
+    external_links: tuple[tuple[str, str, int | None], ...]
+    neighbours: tuple[tuple[int, float], ...]

@@ -1,0 +1,104 @@
+"""The scene graph: one weighted undirected graph over notes that mixes explicit links with
+nearness in meaning, with hubs turned down.
+
+Edge weight = α · link strength + (1 − α) · meaning strength, where
+- link strength = log2(1 + occurrences), links counted in both directions (embeds and
+  property links included): one link gives 1, three give 2;
+- meaning strength = (cosine − floor) / (1 − floor) for a pair where either note is among the
+  other's k nearest notes and the cosine (of centred note vectors) is at least the floor.
+Every edge touching a hub is multiplied by `hub_weight`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+BLOCK = 2048  # rows of the similarity matrix computed at once (2048 × 10k floats = 80 MB)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    alpha: float
+    neighbours: int
+    floor: float
+    hub_min_links: int
+    hub_words_per_link: int
+    hub_weight: float
+
+
+def find_hubs(links: Iterable[tuple[str, str]], words: Mapping[str, int], min_links: int,
+              words_per_link: int) -> set[str]:
+    """Hubs are index pages and maps of content: notes that link to at least `min_links`
+    distinct notes and have fewer than `words_per_link` words of their own per link (a list
+    of links, not an essay that cites a lot)."""
+    targets: dict[str, set[str]] = {}
+    for source, target in links:
+        if source != target:
+            targets.setdefault(source, set()).add(target)
+    return {
+        source for source, linked in targets.items()
+        if len(linked) >= min_links and words.get(source, 0) < words_per_link * len(linked)
+    }
+
+
+def link_strengths(links: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """(a, b) with a < b → log2(1 + occurrences either way); self links are left out."""
+    counts = Counter(tuple(sorted((s, t))) for s, t in links if s != t)
+    return {pair: math.log2(1 + n) for pair, n in counts.items()}
+
+
+def nearest_pairs(paths: Sequence[str], vectors: np.ndarray, k: int, floor: float) -> dict[tuple[str, str], float]:
+    """(a, b) with a < b → cosine, for pairs where one is among the other's `k` nearest and
+    the cosine is at least `floor`. `vectors` are unit rows."""
+    n = len(paths)
+    pairs: dict[tuple[str, str], float] = {}
+    if n < 2 or k < 1:
+        return pairs
+    k = min(k, n - 1)
+    for start in range(0, n, BLOCK):
+        block = vectors[start : start + BLOCK] @ vectors.T
+        rows = np.arange(block.shape[0])
+        block[rows, rows + start] = -np.inf  # a note is not its own neighbour
+        nearest = np.argpartition(-block, k, axis=1)[:, :k] if k < n - 1 else np.argsort(-block, axis=1)[:, :k]
+        for row, columns in enumerate(nearest):
+            a = paths[start + row]
+            for column in columns:
+                similarity = float(block[row, column])
+                if similarity >= floor:
+                    b = paths[column]
+                    pairs[(a, b) if a < b else (b, a)] = similarity
+    return pairs
+
+
+def scene_graph(notes: Sequence[str], links: Sequence[tuple[str, str]], vectors: tuple[Sequence[str], np.ndarray] | None,
+                words: Mapping[str, int], weights: Weights) -> tuple[dict[tuple[str, str], float], set[str]]:
+    """The weighted edges (a < b) between `notes` and the hubs among them. `links` are
+    (source, target) note paths, one per occurrence; `vectors` the notes' unit vectors."""
+    members = set(notes)
+    links = [(s, t) for s, t in links if s in members and t in members]
+    hubs = find_hubs(links, words, weights.hub_min_links, weights.hub_words_per_link)
+    linked = link_strengths(links)
+    near: dict[tuple[str, str], float] = {}
+    alpha = weights.alpha
+    if vectors is not None and alpha < 1:
+        paths, matrix = vectors
+        keep = [i for i, p in enumerate(paths) if p in members]
+        near = nearest_pairs([paths[i] for i in keep], matrix[keep], weights.neighbours, weights.floor)
+    else:
+        alpha = 1.0  # nothing to mix in: links carry the whole weight
+    span = max(1e-9, 1 - weights.floor)
+    edges: dict[tuple[str, str], float] = {}
+    for pair in linked.keys() | near.keys():
+        weight = alpha * linked.get(pair, 0.0)
+        if pair in near:
+            weight += (1 - alpha) * (near[pair] - weights.floor) / span
+        if pair[0] in hubs or pair[1] in hubs:
+            weight *= weights.hub_weight
+        if weight > 0:
+            edges[pair] = weight
+    return edges, hubs

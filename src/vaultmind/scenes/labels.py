@@ -1,0 +1,283 @@
+"""Readable labels for scenes: a few distinctive terms and one extractive sentence.
+
+Terms come from class-based TF-IDF (BERTopic's c-TF-IDF): every scene is one class, and all
+scenes are labelled together so the IDF part sees the whole vault. Russian word forms are
+merged by their pymorphy3 normal form, English ones by their Snowball stem, so "модели" and
+"моделей", "models" and "model" count as one term. The summary is the sentence of the scene's
+most central notes that carries the most of those terms.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+TITLE_WEIGHT = 3  # a note's title names its concept, so its words count three times
+SOLO_PENALTY = 0.5  # a term from one note of a bigger scene describes that note, not the scene
+SUMMARY_NOTES = 3
+CENTRAL_BONUS = 1.15  # ties between similar sentences go to the scene's most central note
+MIN_SENTENCE = 25
+MAX_SUMMARY = 160
+
+# Vault noise that is not a concept: web/file residue, chat-export markers, the medium itself
+# ("note"), Russian filler the stop-words list misses. Both a form and its lemma are checked.
+EXTRA_STOP = frozenset(
+    "http https www com org html png jpg jpeg gif svg webp pdf md note notes todo nexus uid заметка"
+    " это также который которые очень просто может можно нужно еще свой самый весь какой такой этот"
+    " тот быть стать мочь".split()
+)
+# Concept words the general stop lists drop but a vault is often about ("жизнь", "время" in a
+# stoic vault; "value", "test" in an engineering one).
+KEEP = frozenset("жизнь время человек люди имя мир value work group test point fact".split())
+_RU_PARTICLES = frozenset({"то", "либо", "нибудь", "ка", "таки"})  # "кто-то" counts as "кто"
+_PROPER = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn"})
+# Pronouns, numerals, prepositions, conjunctions, particles, interjections, "нужно"-words
+_FUNCTION_POS = frozenset({"NPRO", "NUMR", "PREP", "CONJ", "PRCL", "INTJ", "PRED"})
+
+_COMMENT = re.compile(r"<!--.*?-->|%%.*?%%", re.S)
+_CHAT_HEADER = re.compile(r"^[ \t>]*\[!nexus_\w+\].*$", re.M)  # `>[!nexus_user] **User** - date`
+_CALLOUT = re.compile(r"\[![\w-]+\][+-]?")
+_URL = re.compile(r"(?:https?|ftp)://[^\s)\]>]+|www\.[^\s)\]>]+", re.I)  # slow: run only on "://"
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_EMBED = re.compile(r"!\[\[[^\]]*\]\]|!\[[^\]]*\]\([^)]*\)")  # an embedded file or image is not prose
+_WIKILINK = re.compile(r"\[\[([^\]]*)\]\]")
+_HTML = re.compile(r"</?[a-zA-Z][^>]*>")
+_NOT_PROSE = re.compile(  # math, footnote references, inline footnotes, block ids (`^scene-def`)
+    r"\$\$.*?\$\$|\$(?=\S)[^$\n]*?(?<=\S)\$|\[\^[^\]\n]*\]:?|\^\[[^\]]*\]|\^(?<=\s\^)[\w-]+$", re.S | re.M
+)
+_FIELD = re.compile(r"^[ \t>*-]*[\w][\w .-]*::", re.M)  # a Dataview inline field's key (`source:: …`)
+_TAG = re.compile(r"#(?<![\w&\\]#)[^\W\d][\w/-]*")  # a literal first char lets re skip ahead
+_APOSTROPHE = re.compile(r"['’](?<=[^\W\d_]['’])(?=[^\W\d_])")
+_CHUNK = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_LATIN = re.compile(r"[a-z]+(?:-[a-z]+)*")
+_CYRILLIC = re.compile(r"[а-я]+(?:-[а-я]+)*")
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+(?:\[.\]\s+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(\[]?[A-ZА-ЯЁ0-9])")
+_EMPHASIS = re.compile(r"[*`]+|~~+|==+|_+(?<![^\W_]_)|_+(?![^\W_])")
+_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class SceneText:
+    """One note of a scene, as the labeller sees it."""
+
+    path: str  # vault-relative note path
+    title: str
+    text: str  # the note's prose; leftover Markdown is stripped here
+    centrality: float  # higher = more central in its scene
+
+
+@dataclass(frozen=True, slots=True)
+class SceneLabel:
+    """What a scene is called: its most distinctive terms and one sentence from its notes."""
+
+    terms: tuple[str, ...]  # most distinctive first
+    summary: str  # at most 160 characters
+
+
+@functools.cache
+def _morph() -> Any:
+    import pymorphy3  # lazy: loading the dictionaries costs time and memory
+
+    return pymorphy3.MorphAnalyzer()
+
+
+@functools.cache
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from stop_words import get_stop_words
+
+    words = [*get_stop_words("russian"), *get_stop_words("english"), *EXTRA_STOP]
+    return frozenset(w.lower().replace("ё", "е").replace("'", "") for w in words) - KEEP
+
+
+@functools.lru_cache(maxsize=500_000)
+def _lemma(word: str) -> tuple[str, str]:
+    """(normal form with ё, part of speech) of a Russian word: the form most parses agree on."""
+    votes: Counter[str] = Counter()
+    pos: dict[str, str] = {}
+    for parse in _morph().parse(word):
+        # "улей" is also the instrumental of the name "Уля": common nouns win over names
+        votes[parse.normal_form] += parse.score * (0.3 if _PROPER & parse.tag.grammemes else 1.0)
+        pos.setdefault(parse.normal_form, str(parse.tag.POS))
+    best = max(votes, key=votes.__getitem__, default=word)
+    return best, pos.get(best, "")
+
+
+@functools.lru_cache(maxsize=500_000)
+def normalise(word: str) -> str:
+    """The key a word form counts under: Russian normal form or English stem, without ё."""
+    word = word.lower().replace("ё", "е")
+    if _CYRILLIC.fullmatch(word):
+        return _lemma(word)[0].replace("ё", "е")
+    if _LATIN.fullmatch(word):
+        return str(_stemmer().stemWord(word))
+    return word
+
+
+@functools.lru_cache(maxsize=500_000)
+def _terms_of(chunk: str) -> tuple[tuple[str, str], ...]:
+    """(key, display candidate) for each term in a lowercased chunk; () for stop words."""
+    stop = _stop_words()
+    if _CYRILLIC.fullmatch(chunk):
+        head, _, tail = chunk.rpartition("-")
+        word = head if head and tail in _RU_PARTICLES else chunk
+        lemma, pos = _lemma(word)
+        key = lemma.replace("ё", "е")
+        ok = len(word) >= 3 and word not in stop and key not in stop and pos not in _FUNCTION_POS
+        return ((key, lemma),) if ok else ()
+    if _LATIN.fullmatch(chunk):
+        key = normalise(chunk)
+        return ((key, chunk),) if len(chunk) >= 3 and chunk not in stop and key not in stop else ()
+    if "-" in chunk:  # "gpt-4", "lora-ранги": keep the parts that are words
+        return tuple(t for part in chunk.split("-") for t in _terms_of(part))
+    return ()
+
+
+def _strip_links(text: str, *, display_only: bool) -> str:
+    """Text without comments, callout markers, URLs, embeds and HTML; links become their words."""
+    for pattern in (_COMMENT, _CHAT_HEADER, _CALLOUT, _EMBED, _HTML, _NOT_PROSE, _FIELD):
+        text = pattern.sub(" ", text)
+    if "://" in text or "www." in text.lower():
+        text = _URL.sub(" ", text)
+    shown = _wikilink_display if display_only else (lambda m: m.group(1).replace("|", " "))
+    return _WIKILINK.sub(shown, _MD_LINK.sub(r"\1", text))
+
+
+def _wikilink_display(match: re.Match[str]) -> str:
+    link, pipe, display = match.group(1).partition("|")
+    parts = (p for p in link.split("#") if p and not p.startswith("^"))
+    return display if pipe else " › ".join(parts)  # Obsidian shows "a > h"
+
+
+def _chunks(text: str) -> list[str]:
+    text = _strip_links(text, display_only=False).lower().replace("ё", "е")
+    return _CHUNK.findall(_APOSTROPHE.sub("", text).replace("_", " "))
+
+
+def tokens(text: str) -> list[str]:
+    """The normalised term keys of a text, in order, without stop words and Markdown."""
+    return [key for chunk in _chunks(text) for key, _ in _terms_of(chunk)]
+
+
+def _clean_display(text: str) -> str:
+    """Markdown-free text as a reader sees it: `[[a|b]]` → "b", no `**`, `#`, `>`, tags."""
+    text = _EMPHASIS.sub("", _TAG.sub(" ", _strip_links(text, display_only=True)))
+    text = re.sub(r"\\([^\w\s])", r"\1", text)  # `\#keeper` is an escaped, literal "#keeper"
+    for mark in ("[[", "]]", "#", ">"):
+        text = text.replace(mark, " ")
+    return re.sub(r" (?=[,.;:!?…)»])", "", " ".join(text.split()))  # a removed tag leaves "word ,"
+
+
+def _cut(text: str, limit: int = MAX_SUMMARY) -> str:
+    head = text[: limit - 1].rsplit(" ", 1)[0] if len(text) > limit else ""
+    return head.rstrip(" ,;:—–-") + "…" if head else text[:limit]
+
+
+def _sentences(text: str) -> list[str]:
+    """Raw sentences: paragraph text split at sentence ends; each list item is one sentence."""
+    out: list[str] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            out.extend(_SENTENCE_END.split(" ".join(para)))
+            para.clear()
+
+    fenced = False
+    for raw in _CHAT_HEADER.sub("", _COMMENT.sub("", text)).splitlines():
+        line = re.sub(r"^(?:\s*>)+", "", raw).strip()
+        if line.startswith(("```", "~~~")) or (line.startswith("$$") and not line.endswith("$$", 2)):
+            fenced = not fenced
+            flush()
+        elif fenced:
+            continue
+        elif not line or line.startswith(("#", "|", "[!", "[^", "$$")) or set(line) <= set("-*_=| ") or _FIELD.match(line):
+            flush()  # blank lines, headings, tables, footnotes, math, rules and fields end a paragraph
+        elif item := _LIST_ITEM.match(line):
+            flush()
+            out.append(line[item.end() :])
+        else:
+            para.append(line)
+    flush()
+    return out
+
+
+def _by_centrality(notes: Sequence[SceneText]) -> list[SceneText]:
+    # a NaN centrality would make the order depend on the input order: it counts as lowest
+    return sorted(notes, key=lambda n: (-n.centrality if n.centrality == n.centrality else math.inf, n.path))
+
+
+def _summary(notes: Sequence[SceneText], weights: Mapping[str, float]) -> str:
+    central = _by_centrality(notes)[:SUMMARY_NOTES]
+    best: tuple[float, int, int] | None = None
+    best_text = ""
+    for rank, note in enumerate(central):
+        for pos, raw in enumerate(_sentences(note.text)):
+            shown = _clean_display(raw)
+            bare = _URL.sub(" ", _WIKILINK.sub(" ", _MD_LINK.sub(" ", raw)))
+            if len(shown) < MIN_SENTENCE or len(_WORDS.findall(bare)) < 3:
+                continue  # too short, or only a list of links
+            keys = tokens(shown)
+            # distinct terms in text order: a set's order (and so the float sum) varies per process
+            score = sum(weights.get(k, 0.0) for k in dict.fromkeys(keys)) / math.sqrt(max(len(keys), 1))
+            candidate = (score * (CENTRAL_BONUS if rank == 0 else 1.0), -rank, -pos)
+            if best is None or candidate > best:
+                best, best_text = candidate, shown
+    return _cut(best_text or _clean_display(central[0].title))
+
+
+def label_scenes(groups: Mapping[int, Sequence[SceneText]], *, terms: int = 4) -> dict[int, SceneLabel]:
+    """Class-based TF-IDF over each group's own text (every group is one class; all groups
+    given together so IDF sees the whole vault)."""
+    if terms < 1:
+        raise ValueError(f"terms must be at least 1, got {terms}")
+    counts: dict[int, Counter[str]] = {}
+    note_freq: dict[int, Counter[str]] = {}
+    vault: Counter[str] = Counter()
+    shown_as: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for gid, notes in groups.items():
+        group, seen_in = counts.setdefault(gid, Counter()), note_freq.setdefault(gid, Counter())
+        for note in notes:
+            note_keys: set[str] = set()
+            for weight, part in ((TITLE_WEIGHT, note.title), (1, note.text)):
+                # counting distinct chunks first keeps the per-token work in C
+                for chunk, n in Counter(_chunks(part)).items():
+                    for key, form in _terms_of(chunk):
+                        group[key] += weight * n
+                        shown_as[key][form] += weight * n
+                        note_keys.add(key)
+            seen_in.update(note_keys)
+        vault.update(group)
+    display = {k: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for k, c in shown_as.items()}
+    avg = sum(vault.values()) / max(sum(1 for c in counts.values() if c), 1)
+    labels: dict[int, SceneLabel] = {}
+    for gid, notes in groups.items():
+        group = counts[gid]
+        if not group:  # nothing to count: the central note's title names the scene
+            title = _by_centrality(notes)[0].title if notes else ""
+            labels[gid] = SceneLabel(tuple(_WORDS.findall(title)[:terms]), _cut(_clean_display(title)))
+            continue
+        total, solo = sum(group.values()), len(notes) >= 3
+        penalty = {k: SOLO_PENALTY for k, n in note_freq[gid].items() if n == 1} if solo else {}
+        idf = {k: math.log(1 + avg / vault[k]) for k in group}
+        scored = [(n / total * idf[k] * penalty.get(k, 1.0), k) for k, n in group.items()]
+        ranked = heapq.nsmallest(terms * 2, scored, key=lambda s: (-s[0], display[s[1]], s[1]))
+        chosen: dict[str, float] = {}
+        for score, key in ranked:  # keys are distinct; a display form is shown once
+            if len(chosen) < terms and all(display[key] != display[k] for k in chosen):
+                chosen[key] = score
+        labels[gid] = SceneLabel(tuple(display[k] for k in chosen), _summary(notes, chosen))
+    return labels

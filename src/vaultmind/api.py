@@ -17,12 +17,12 @@ import numpy as np
 from vaultmind import graph as link_graph_stage
 from vaultmind import pipeline
 from vaultmind.config import Config, load_config, state_dir_for
-from vaultmind.embed import Embedder, LazyModel
-from vaultmind.errors import ExportError, NoteNotFound, NotEmbedded, NotIndexed, VaultmindError
+from vaultmind.embed import Embedder, LazyModel, note_vectors
+from vaultmind.errors import ExportError, NoteNotFound, NotEmbedded, NotIndexed, SceneNotFound, VaultmindError
 from vaultmind.graph import GraphMetrics
 from vaultmind.resolve import Resolver, fold
 from vaultmind.store import STORE_FILE, Store
-from vaultmind.types import IndexSummary, NoteReport, RelatedNote, SearchHit, Warning
+from vaultmind.types import IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning
 
 GRAPH_FORMATS = ("json", "graphml", "gexf")
 
@@ -39,18 +39,21 @@ def index(
     workers: int | None = None,
     model: str | None = None,
     embed: bool | None = None,
+    scenes: bool | None = None,
     embedder: Embedder | None = None,
     progress: pipeline.Progress | None = None,
     config: Config | None = None,
 ) -> IndexSummary:
     """Index `vault` (incrementally when a store exists) and return what was done. Unless
-    `embed` is False, also chunk and embed new text with `model` (or the given `embedder`)."""
+    `embed` is False, also chunk and embed new text with `model` (or the given `embedder`);
+    unless `scenes` is False, find scenes again when anything changed."""
     root = pipeline.check_vault(Path(vault))
     settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None,
-                                      "workers": workers, "model": model, "embed": embed})
+                                      "workers": workers, "model": model, "embed": embed, "scenes": scenes})
     if settings.embed and embedder is None:
         embedder = LazyModel(settings.model)
-    return pipeline.index_vault(root, settings, progress, embedder if settings.embed else None)
+    scene_model = _model(settings, embedder).model_id
+    return pipeline.index_vault(root, settings, progress, embedder if settings.embed else None, scene_model)
 
 
 def _open(vault: str | Path, state_dir: str | Path | None, config: Config | None) -> Store:
@@ -226,26 +229,71 @@ def related(
     return result
 
 
-def note_vectors(paths: list[str], matrix: np.ndarray) -> tuple[list[str], np.ndarray, dict[str, list[int]]]:
-    """A note's vector is the mean of its chunks' vectors. For comparing notes with each other
-    they are also centred on the vault's mean note vector: long notes (many chunks, e.g. saved
-    dialogues) otherwise sit near the centre and look "related" to everything — with e5 this
-    lifted same-topic top matches on the sample vault from 50 to 61 of 64 notes.
-    Returns the notes, their unit vectors and, per note, the rows of its chunks in `matrix`."""
-    rows: dict[str, list[int]] = {}
-    for row, path in enumerate(paths):
-        rows.setdefault(path, []).append(row)
-    notes = list(rows)
-    if not notes:
-        return notes, np.zeros((0, 0), np.float32), rows
-    means = np.stack([matrix[rows[n]].mean(axis=0) for n in notes])
-    means = _unit(means)
-    if len(notes) >= 3:
-        means = _unit(means - means.mean(axis=0))
-    return notes, means.astype(np.float32), rows
+# ---------------------------------------------------------------- scenes
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms
+def scene_map(
+    vault: str | Path,
+    *,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    refresh: bool = False,
+    progress: pipeline.Progress | None = None,
+    state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> SceneMap:
+    """The vault's scenes, regions, unplaced notes and map. Found again first when anything
+    they depend on changed since they were stored (or when `refresh`); uses the stored
+    vectors of `model` and never embeds (run `index` for that)."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
+    model_id = _model(settings, embedder).model_id
+    with _open(vault, state_dir, settings) as store:
+        if refresh or store.scene_fingerprint() != pipeline.scene_fingerprint(store, settings, model_id):
+            with store.writer_lock():
+                pipeline.update_scenes(store, settings, model_id, progress, force=refresh)
+        found = store.scene_map()
+    if found is None:  # pragma: no cover - update_scenes always stores a run
+        raise VaultmindError("no scenes were stored")
+    return found
+
+
+def scene_report(
+    vault: str | Path,
+    scene_id: int,
+    *,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> SceneReport:
+    """One scene: members by centrality, links inside it and out of it, neighbouring scenes
+    ranked by how many links join them."""
+    found = scene_map(vault, model=model, embedder=embedder, state_dir=state_dir, config=config)
+    scene = next((s for s in found.scenes if s.id == scene_id), None)
+    if scene is None:
+        raise SceneNotFound(scene_id, tuple(s.id for s in found.scenes))
+    scene_of = {p: s.id for s in found.scenes for p in s.notes}
+    members = set(scene.notes)
+    with _open(vault, state_dir, config) as store:
+        centrality = store.scene_centrality()
+        rows = store.link_rows()
+    internal, external = set(), set()
+    neighbours: dict[int, float] = {}
+    for source, target, _text in rows:
+        if target is None or source == target or not (source in members or target in members):
+            continue
+        if source in members and target in members:
+            internal.add((source, target))
+        else:
+            other = target if source in members else source
+            external.add((source, target, scene_of.get(other)))
+            if other in scene_of:
+                neighbours[scene_of[other]] = neighbours.get(scene_of[other], 0) + 1
+    return SceneReport(
+        scene=scene,
+        centrality={p: centrality.get(p, 0.0) for p in scene.notes},
+        internal_links=tuple(sorted(internal)),
+        external_links=tuple(sorted(external, key=lambda e: (e[0], e[1]))),
+        neighbours=tuple(sorted(neighbours.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )

@@ -111,11 +111,12 @@ class _Bar:
               help="Processes for parsing (default: one per CPU core; 1 = no extra processes).")
 @model_option
 @click.option("--no-embed", is_flag=True, help="Skip chunking and embedding (links, tags and the graph only).")
+@click.option("--no-scenes", is_flag=True, help="Do not find scenes now (`vaultmind scenes` finds them on demand).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @json_option
 @user_errors
 def index(vault: Path, state_dir: Path | None, workers: int | None, model: str | None, no_embed: bool,
-          quiet: bool, as_json: bool) -> None:
+          no_scenes: bool, quiet: bool, as_json: bool) -> None:
     """Index VAULT: read every note, resolve links, embed new text, update the store.
 
     Incremental: unchanged notes are neither parsed nor embedded again.
@@ -125,7 +126,8 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
     bar = _Bar(enabled=not quiet and not as_json and sys.stderr.isatty())
     try:
         summary = vaultmind.index(vault, state_dir=state_dir, workers=workers, model=model,
-                                  embed=False if no_embed else None, progress=bar)
+                                  embed=False if no_embed else None, scenes=False if no_scenes else None,
+                                  progress=bar)
     finally:
         bar.close()
     if as_json:
@@ -143,6 +145,8 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
     if summary.model:
         seconds = summary.phases.get("embed", 0.0)
         click.echo(f"  {summary.chunks} chunks; embedded {summary.embedded} new in {seconds:.1f} s with {summary.model}")
+    if "scenes" in summary.phases:
+        click.echo(f"  {summary.scenes} scenes ({summary.phases['scenes']:.1f} s); list them with: vaultmind scenes {vault}")
     if summary.warnings:
         click.echo(f"  see the warnings with: vaultmind doctor {vault}")
 
@@ -312,6 +316,102 @@ def related(vault: Path, name: str, limit: int, model: str | None, state_dir: Pa
         click.echo(f"{rank:>2}. {r.score:.3f}  {click.style(r.note, bold=True)}  [{mark}]")
         click.echo(f"      this:  {_snippet(r.chunk.text, 110)}")
         click.echo(f"      there: {_snippet(r.other_chunk.text, 110)}")
+
+
+# ------------------------------------------------------------------ scenes
+
+
+def _scene_json(scene: vaultmind.Scene) -> dict[str, Any]:
+    return {"id": scene.id, "label": scene.label, "terms": list(scene.terms), "summary": scene.summary,
+            "notes": list(scene.notes), "central": list(scene.central), "wanted": list(scene.wanted),
+            "size": scene.size, "density": round(scene.density, 4),
+            "cohesion": None if scene.cohesion is None else round(scene.cohesion, 4), "region": scene.region}
+
+
+@main.command()
+@VAULT
+@click.option("--regions", is_flag=True, help="List regions (scenes grouped for zooming out) instead of scenes.")
+@click.option("--unplaced", is_flag=True, help="List the notes that belong to no scene instead.")
+@click.option("--refresh", is_flag=True, help="Find scenes again even if nothing changed.")
+@model_option
+@state_dir_option
+@json_option
+@user_errors
+def scenes(vault: Path, regions: bool, unplaced: bool, refresh: bool, model: str | None, state_dir: Path | None,
+           as_json: bool) -> None:
+    """List the scenes of VAULT: groups of notes that form one concept cluster, found from
+    links and meaning together. Largest first, with id, label, size, link density and central
+    notes. Found again when the vault changed since `index`.
+
+    Example: vaultmind scenes ~/notes --json
+    """
+    found = vaultmind.scene_map(vault, model=model, refresh=refresh, state_dir=state_dir)
+    if unplaced:
+        if as_json:
+            emit_json(list(found.unplaced))
+        for path in [] if as_json else found.unplaced:
+            click.echo(path)
+        return
+    if regions:
+        if as_json:
+            emit_json([{"id": r.id, "label": r.label, "scenes": list(r.scenes), "size": r.size} for r in found.regions])
+            return
+        for region in found.regions:
+            click.echo(f"R{region.id:<4} {region.size:>5} notes  {region.label}")
+            click.echo(f"       scenes: {', '.join(map(str, region.scenes))}")
+        return
+    if as_json:
+        emit_json([_scene_json(s) for s in found.scenes])
+        return
+    if not found.scenes:
+        click.echo("no scenes: the notes have no links and no near neighbours in meaning yet")
+    click.echo(f"{'id':>4}  {'size':>5}  {'density':>7}  label")
+    for scene in found.scenes:
+        click.echo(f"{scene.id:>4}  {scene.size:>5}  {scene.density:>7.2f}  {click.style(scene.label, bold=True)}")
+        click.echo(f"{'':>22}central: {', '.join(scene.central)}")
+    basis = f"links and meaning ({found.model})" if found.model else "links only (nothing embedded)"
+    click.echo(f"{len(found.scenes)} scenes in {len(found.regions)} regions from {basis}; "
+               f"{len(found.unplaced)} notes unplaced (see --unplaced)")
+
+
+@main.command()
+@VAULT
+@click.argument("scene_id", metavar="ID", type=int)
+@model_option
+@state_dir_option
+@json_option
+@user_errors
+def scene(vault: Path, scene_id: int, model: str | None, state_dir: Path | None, as_json: bool) -> None:
+    """Show scene ID of VAULT: its summary, members by centrality, the links inside it and to
+    other scenes, and its neighbouring scenes.
+
+    Example: vaultmind scene ~/notes 3
+    """
+    report = vaultmind.scene_report(vault, scene_id, model=model, state_dir=state_dir)
+    s = report.scene
+    if as_json:
+        emit_json(_scene_json(s) | {
+            "centrality": {p: round(c, 4) for p, c in report.centrality.items()},
+            "internal_links": [list(pair) for pair in report.internal_links],
+            "external_links": [{"source": a, "target": b, "scene": other} for a, b, other in report.external_links],
+            "neighbours": [{"scene": other, "links": int(n)} for other, n in report.neighbours],
+        })
+        return
+    click.echo(click.style(f"scene {s.id}: {s.label}", bold=True))
+    click.echo(f"  {s.summary}")
+    cohesion = "—" if s.cohesion is None else f"{s.cohesion:.2f}"
+    click.echo(f"  {s.size} notes, link density {s.density:.2f}, cohesion {cohesion}, region {s.region}")
+    click.echo("members (most central first):")
+    for path in s.notes:
+        click.echo(f"  {report.centrality.get(path, 0.0):.3f}  {path}")
+    if s.wanted:
+        click.echo("wanted notes referenced here: " + ", ".join(s.wanted))
+    click.echo(f"links inside: {len(report.internal_links)}; links to other scenes: {len(report.external_links)}")
+    for source, target, other in report.external_links:
+        where = f"scene {other}" if other is not None else "unplaced"
+        click.echo(f"  {source} → {target}  ({where})")
+    if report.neighbours:
+        click.echo("neighbouring scenes: " + ", ".join(f"{other} ({n} links)" for other, n in report.neighbours))
 
 
 # ------------------------------------------------------------------ export

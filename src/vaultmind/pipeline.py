@@ -1,5 +1,5 @@
 """Runs the stages in order — walk, read, parse, store, resolve, then chunk, embed and the
-vector index — full or incremental, and reports progress. The only module that knows the
+vector index, then scenes — full or incremental, and reports progress. The only module that knows the
 order of the stages.
 
 Incremental rules: a file whose size and mtime are unchanged is skipped without reading; a
@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +24,15 @@ import numpy as np
 
 from vaultmind import files as vault_files
 from vaultmind.config import Config, state_dir_for
-from vaultmind.embed import Embedder, chunk_note, embedding_text
+from vaultmind.embed import Embedder, chunk_note, embedding_text, note_vectors
 from vaultmind.errors import VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
 from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
 from vaultmind.resolve import Resolver
+from vaultmind.scenes import CENTRAL, SCENES_VERSION, SceneInput, SceneRun, build_scenes
 from vaultmind.store import Store, note_to_json
-from vaultmind.types import IndexSummary, Note, NoteFile, Warning
+from vaultmind.graph import wanted_key
+from vaultmind.types import IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +62,11 @@ def check_vault(vault: Path) -> Path:
 
 
 def index_vault(vault: Path, config: Config, progress: Progress | None = None,
-                embedder: Embedder | None = None) -> IndexSummary:
+                embedder: Embedder | None = None, scene_model: str | None = None) -> IndexSummary:
     """Bring the store for `vault` up to date with the files on disk; with an `embedder`,
-    also chunk and embed what changed and bring the vector index up to date."""
+    also chunk and embed what changed and bring the vector index up to date. Then, unless
+    `config.scenes` is off, find scenes again if anything they depend on changed, with the
+    vectors of `scene_model` (default: the embedder's; none: links only)."""
     report = progress or _no_progress
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -110,8 +115,13 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
         phases["resolve"] = time.perf_counter() - tick
 
         embedded = _meaning(store, state_dir, embedder, config, report, phases) if embedder is not None else 0
+        if config.scenes:
+            tick = time.perf_counter()
+            update_scenes(store, config, scene_model or (embedder.model_id if embedder else ""), report)
+            phases["scenes"] = time.perf_counter() - tick
         chunk_total = store.chunk_count()
         counts = store.counts()
+        scene_count = store.scene_count() if config.scenes else 0
     seconds = time.perf_counter() - started
     log.info("indexed %s in %.2fs (%d parsed, %d links resolved)", vault, seconds, outcome.parsed, resolved)
     return IndexSummary(
@@ -131,6 +141,7 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
         chunks=chunk_total,
         embedded=embedded,
         model=embedder.model_id if embedder is not None else "",
+        scenes=scene_count,
     )
 
 
@@ -359,3 +370,95 @@ def _count_renames(
 ) -> int:
     gone = {previous[p][3] for p in removed if previous[p][3]}
     return sum(1 for path, digest in outcome.new_hashes.items() if path not in previous and digest in gone)
+
+
+# ---------------------------------------------------------------- scenes
+
+_SCENE_SETTINGS = ("scene_alpha", "scene_neighbours", "scene_floor", "scene_resolution", "region_resolution",
+                   "scene_min_size", "hub_min_links", "hub_words_per_link", "hub_weight", "seed")
+
+
+def scene_fingerprint(store: Store, config: Config, model_id: str) -> str:
+    """Everything scenes depend on: notes and their contents, which files are excluded, the
+    stored vectors of `model_id`, the settings and the method's version."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((SCENES_VERSION, model_id, store.vector_fingerprint(model_id) if model_id else 0,
+                        store.get_meta("excluded"), [getattr(config, n) for n in _SCENE_SETTINGS])).encode())
+    for path, note_hash, *_rest in store.note_rows():
+        digest.update(f"{path}\0{note_hash}\n".encode())
+    return digest.hexdigest()
+
+
+def update_scenes(store: Store, config: Config, model_id: str, progress: Progress | None = None, *,
+                  force: bool = False) -> bool:
+    """Find scenes and store them, unless nothing they depend on changed since the last run
+    (then False). Ids are matched against the last run's scenes."""
+    fingerprint = scene_fingerprint(store, config, model_id)
+    if not force and store.scene_fingerprint() == fingerprint:
+        return False
+    report = progress or _no_progress
+    report("scenes", 0, 1)
+    data = scene_input(store, model_id)
+    found = build_scenes(data, config)
+    scene_map = _scene_map(found, data, model_id)
+    details = {"steps": found.steps, "edges": found.edges, "settings": {n: getattr(config, n) for n in _SCENE_SETTINGS}}
+    with store.transaction():
+        store.put_scene_run(scene_map, fingerprint, found.centrality, details, found.next_ids)
+    report("scenes", 1, 1)
+    log.info("%d scenes, %d regions, %d unplaced notes", len(found.scenes), len(found.regions), len(found.unplaced))
+    return True
+
+
+def scene_input(store: Store, model_id: str) -> SceneInput:
+    """The scene stage's inputs, read from the store."""
+    markdown = set(store.paths("note"))  # canvases are maps of notes, not notes: left out
+    rows = [row for row in store.note_rows() if row[0] in markdown]
+    notes = [path for path, *_rest in rows]
+    titles = {path: title for path, _h, title, _p, _w in rows}
+    words = {path: count for path, _h, _t, _p, count in rows}
+    texts = store.chunk_texts()
+    for path in notes:
+        if path not in texts:  # not chunked (indexed without embedding): cut it now
+            note = store.note(path)
+            texts[path] = "\n\n".join(c.text for c in chunk_note(note)) if note else ""
+    spelling: dict[str, Counter[str]] = {}
+    links = []
+    for source, target_path, target in store.link_rows():
+        if target_path is None:
+            spelling.setdefault(wanted_key(target), Counter())[target] += 1
+        links.append((source, target_path, target))
+    commonest = {key: counts.most_common(1)[0][0] for key, counts in spelling.items()}
+    links = [(s, t, commonest[wanted_key(w)] if t is None else w) for s, t, w in links]
+    vectors = None
+    if model_id:
+        _ids, paths, matrix = stored_vectors(store, model_id)
+        if len(paths):
+            note_paths, note_matrix, _rows = note_vectors(paths, matrix)
+            vectors = (note_paths, note_matrix)
+    return SceneInput(notes=notes, titles=titles, words=words, texts=texts, links=links,
+                                  vectors=vectors, previous=store.scene_members(), next_ids=store.next_scene_ids())
+
+
+def _scene_map(found: SceneRun, data: SceneInput, model_id: str) -> SceneMap:
+    scenes = tuple(
+        Scene(id=s.id, label=scene_label(s.label.terms, data.titles.get(s.notes[0], s.notes[0])), terms=s.label.terms,
+              summary=s.label.summary, notes=s.notes, central=s.notes[: CENTRAL], wanted=s.wanted,
+              density=s.density, cohesion=s.cohesion, region=s.region)
+        for s in found.scenes
+    )
+    regions = tuple(
+        Region(id=i, label=", ".join(terms[:3]), scenes=ids, size=sum(s.size for s in scenes if s.id in ids))
+        for i, (terms, ids) in found.regions.items()
+    )
+    events = tuple(SceneEvent(0, level, kind, scene, others, overlap)
+                   for level, items in found.events.items() for kind, scene, others, overlap in items)
+    return SceneMap(run=0, created=time.time(), model=model_id if data.vectors is not None else "", scenes=scenes,
+                    regions=regions, unplaced=found.unplaced, positions=found.positions, events=events,
+                    layout=found.layout, hubs=found.hubs)
+
+
+def scene_label(terms: tuple[str, ...], central_title: str) -> str:
+    """"Central title: term, term, term" — the title without a leading number ("09_варроа_клещ"
+    → "варроа клещ")."""
+    title = central_title.lstrip("0123456789 _-.").replace("_", " ").strip() or central_title
+    return f"{title}: {', '.join(terms)}" if terms else title

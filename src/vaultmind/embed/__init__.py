@@ -13,6 +13,7 @@ import numpy as np
 
 from vaultmind.embed.chunks import DEFAULT_CHUNK_CHARS, chunk_note, embedding_text, text_hash
 from vaultmind.embed.models import DEFAULT_MODEL, MODEL_CHOICES, LazyModel, load_model, resolve_spec
+from vaultmind.embed.vectors import note_vectors
 
 
 @runtime_checkable
@@ -38,6 +39,7 @@ __all__ = [
     "chunk_note",
     "embedding_text",
     "load_model",
+    "note_vectors",
     "resolve_spec",
     "text_hash",
 ]

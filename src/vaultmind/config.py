@@ -100,7 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "scene_resolution",
-        1.0,
+        1.5,
         "Leiden resolution for scenes: higher gives more, smaller scenes.",
     ),
     Setting(
@@ -161,7 +161,7 @@ class Config:
     scene_alpha: float = 0.5
     scene_neighbours: int = 10
     scene_floor: float = 0.3
-    scene_resolution: float = 1.0
+    scene_resolution: float = 1.5
     region_resolution: float = 0.5
     scene_min_size: int = 2
     scene_match: float = 0.3

@@ -134,6 +134,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Factor on every scene-graph edge of a hub, so hubs do not glue scenes together.",
     ),
     Setting(
+        "report_note",
+        "vaultmind blind spots.md",
+        "Vault-relative path of the report note `blindspots --write-note` writes; vaultmind never "
+        "indexes it (its links would look like a hub).",
+    ),
+    Setting(
         "seed",
         42,
         "Random seed for community detection and the 2-D map: the same vault gives the same scenes.",
@@ -168,6 +174,7 @@ class Config:
     hub_min_links: int = 8
     hub_words_per_link: int = 15
     hub_weight: float = 0.1
+    report_note: str = "vaultmind blind spots.md"
     seed: int = 42
 
     def with_overrides(self, **overrides: Any) -> Config:

@@ -41,6 +41,12 @@ class SceneNotFound(VaultmindError):
         self.scene_id = scene_id
 
 
+class FindingNotFound(VaultmindError):
+    def __init__(self, finding: str) -> None:
+        super().__init__(f"no blind spot with id {finding!r}; `vaultmind blindspots VAULT` lists them with their ids")
+        self.finding = finding
+
+
 class StoreError(VaultmindError):
     """The store cannot be opened or written (locked, corrupt, read-only, too new)."""
 

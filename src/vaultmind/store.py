@@ -44,7 +44,7 @@ from vaultmind.types import (
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -181,6 +181,17 @@ _MIGRATIONS: dict[int, str] = {
         overlap REAL NOT NULL
     );
     CREATE INDEX scene_events_scene ON scene_events(level, scene);
+    """,
+    4: """
+    CREATE TABLE feedback (
+        finding TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('accepted', 'dismissed')),
+        at REAL NOT NULL,
+        title TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        finding_json TEXT NOT NULL
+    );
     """,
 }
 
@@ -522,6 +533,40 @@ class Store:
     def link_rows(self) -> list[tuple[str, str | None, str]]:
         """(source, resolved target path or None, target as written) for every link occurrence."""
         return list(self.db.execute("SELECT source, target_path, target FROM links ORDER BY source, seq"))
+
+    def tags_by_note(self) -> dict[str, list[str]]:
+        tags: dict[str, list[str]] = {}
+        for path, name in self.db.execute("SELECT path, name FROM tags ORDER BY path, rowid"):
+            tags.setdefault(path, []).append(name)
+        return tags
+
+    def documents(self, paths: Iterable[str] | None = None, *, like: Iterable[str] = ()) -> dict[str, Note]:
+        """Parsed notes by path: those in `paths`, or those whose stored JSON contains one of
+        the `like` fragments (a cheap pre-filter; callers check the parsed note)."""
+        sql = "SELECT n.path, p.data FROM notes n JOIN parsed p ON p.hash=n.hash"
+        fragments = list(like)
+        if fragments:
+            sql += " WHERE " + " OR ".join("instr(p.data, ?) > 0" for _ in fragments)
+        wanted = None if paths is None else set(paths)
+        return {path: note_from_json(data, path) for path, data in self.db.execute(sql, fragments)
+                if wanted is None or path in wanted}
+
+    # ------------------------------------------------------------ feedback
+
+    def put_feedback(self, finding: str, kind: str, verdict: str, title: str, notes: Iterable[str],
+                     finding_json: str, at: float) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO feedback(finding, kind, verdict, at, title, notes, finding_json) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (finding, kind, verdict, at, title, _j(notes), finding_json),
+        )
+
+    def feedback(self, verdict: str | None = None) -> list[tuple[str, str, str, float, str, list[str], str]]:
+        """(finding id, kind, verdict, time, title, notes, the finding as JSON), oldest first."""
+        sql, args = "SELECT finding, kind, verdict, at, title, notes, finding_json FROM feedback", []
+        if verdict is not None:
+            sql, args = sql + " WHERE verdict=?", [verdict]
+        return [(f, k, v, at, t, json.loads(n), fj) for f, k, v, at, t, n, fj in self.db.execute(sql + " ORDER BY at", args)]
 
     # ------------------------------------------------------------ scenes
 

@@ -318,3 +318,22 @@ class SceneReport:
     internal_links: tuple[tuple[str, str], ...]
     external_links: tuple[tuple[str, str, int | None], ...]
     neighbours: tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlindSpot:
+    """One finding: something the author may not see, with evidence they can check.
+
+    `id` is stable across runs (kind + what it is about), so feedback sticks; `score` orders
+    findings of one kind (higher first, comparable within a kind only); `notes` are
+    vault-relative paths, or wanted link texts for wanted notes and broken links; `evidence`
+    is a list of plain facts (each a dict with a `type` and its fields, e.g. a link's source,
+    line and sentence); `suggestion` says what to do."""
+
+    kind: str
+    id: str
+    score: float
+    title: str
+    evidence: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...]
+    suggestion: str

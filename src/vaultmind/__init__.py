@@ -5,20 +5,27 @@ The public API: everything the CLI, the daemon and the app use is named here.
 
 from vaultmind.api import (
     GRAPH_FORMATS,
+    VERDICTS,
+    blind_spots,
+    blind_spots_markdown,
     doctor,
     export_graph,
+    feedback,
     graph_metrics,
     index,
+    judge,
     link_graph,
     note_report,
     related,
     scene_map,
     scene_report,
     search,
+    write_report_note,
 )
 from vaultmind.config import SETTINGS, Config, Setting, load_config
 from vaultmind.errors import (
     ConfigError,
+    FindingNotFound,
     ExportError,
     ModelError,
     NotEmbedded,
@@ -31,7 +38,9 @@ from vaultmind.errors import (
 )
 from vaultmind.graph import GraphMetrics
 from vaultmind.embed import Embedder
+from vaultmind.blindspots import EXPLANATIONS, KINDS as BLIND_SPOT_KINDS
 from vaultmind.types import (
+    BlindSpot,
     Chunk,
     IndexSummary,
     Link,
@@ -52,7 +61,17 @@ from vaultmind.types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BLIND_SPOT_KINDS",
+    "EXPLANATIONS",
     "GRAPH_FORMATS",
+    "VERDICTS",
+    "BlindSpot",
+    "FindingNotFound",
+    "blind_spots",
+    "blind_spots_markdown",
+    "feedback",
+    "judge",
+    "write_report_note",
     "SETTINGS",
     "Chunk",
     "Config",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,21 @@ from vaultmind import graph as link_graph_stage
 from vaultmind import pipeline
 from vaultmind.config import Config, load_config, state_dir_for
 from vaultmind.embed import Embedder, LazyModel, note_vectors
-from vaultmind.errors import ExportError, NoteNotFound, NotEmbedded, NotIndexed, SceneNotFound, VaultmindError
+from vaultmind.blindspots import KINDS, find_blind_spots
+from vaultmind.blindspots.report import GENERATED_KEY, render_markdown, report_note
+from vaultmind.errors import (
+    ExportError,
+    FindingNotFound,
+    NoteNotFound,
+    NotEmbedded,
+    NotIndexed,
+    SceneNotFound,
+    VaultmindError,
+)
 from vaultmind.graph import GraphMetrics
 from vaultmind.resolve import Resolver, fold
 from vaultmind.store import STORE_FILE, Store
-from vaultmind.types import IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning
+from vaultmind.types import BlindSpot, IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning
 
 GRAPH_FORMATS = ("json", "graphml", "gexf")
 
@@ -297,3 +308,131 @@ def scene_report(
         external_links=tuple(sorted(external, key=lambda e: (e[0], e[1]))),
         neighbours=tuple(sorted(neighbours.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
+
+
+# ---------------------------------------------------------------- blind spots
+
+VERDICTS = ("accepted", "dismissed")
+
+
+def blind_spots(
+    vault: str | Path,
+    *,
+    kinds: list[str] | tuple[str, ...] | None = None,
+    limit: int = 10,
+    include_dismissed: bool = False,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    timings: dict[str, float] | None = None,
+    state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> list[BlindSpot]:
+    """Blind spots of the vault, by kind in detector order, best first within a kind (at most
+    `limit` per kind); findings the author dismissed are left out unless `include_dismissed`.
+    Scenes are found again first if the vault changed; the stored vectors of `model` are used
+    (never embeds: run `index` for that)."""
+    unknown = sorted(set(kinds or ()) - set(KINDS))
+    if unknown:
+        raise VaultmindError(f"unknown blind spot kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
+    model_id = _model(settings, embedder).model_id
+    with _open(vault, state_dir, settings) as store:
+        if store.scene_fingerprint() != pipeline.scene_fingerprint(store, settings, model_id):
+            with store.writer_lock():
+                pipeline.update_scenes(store, settings, model_id)
+        dismissed = frozenset() if include_dismissed else frozenset(f for f, *_ in store.feedback("dismissed"))
+        data = pipeline.blindspot_input(store, model_id, dismissed=dismissed)
+    return find_blind_spots(data, kinds=kinds, limit=limit, timings=timings)
+
+
+def judge(
+    vault: str | Path,
+    finding: str,
+    verdict: str,
+    *,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> BlindSpot:
+    """Record the author's verdict (`accepted` or `dismissed`) on a finding, by its id. The
+    finding is kept whole with the verdict (labelled data); a dismissed one stays hidden. A
+    finding judged before may be judged again (the last verdict counts)."""
+    if verdict not in VERDICTS:
+        raise VaultmindError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    with _open(vault, state_dir, config) as store:
+        earlier = {f: fj for f, _k, _v, _at, _t, _n, fj in store.feedback()}
+    spot = None
+    if finding in earlier:
+        spot = _spot_from_json(earlier[finding])
+    else:
+        prefix = finding.split("-", 1)[0]
+        kinds = [k for k in KINDS if _prefix(k) == prefix] or None
+        spots = blind_spots(vault, kinds=kinds, limit=10_000, include_dismissed=True, model=model,
+                            embedder=embedder, state_dir=state_dir, config=config)
+        spot = next((s for s in spots if s.id == finding), None)
+    if spot is None:
+        raise FindingNotFound(finding)
+    with _open(vault, state_dir, config) as store, store.writer_lock(), store.transaction():
+        store.put_feedback(spot.id, spot.kind, verdict, spot.title, spot.notes, _spot_json(spot), time.time())
+    return spot
+
+
+def feedback(
+    vault: str | Path, *, verdict: str | None = None, state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> list[tuple[str, BlindSpot, float]]:
+    """The author's verdicts, oldest first: (verdict, the finding as it was, unix time)."""
+    with _open(vault, state_dir, config) as store:
+        return [(v, _spot_from_json(fj), at) for _f, _k, v, at, _t, _n, fj in store.feedback(verdict)]
+
+
+def blind_spots_markdown(vault: str | Path, spots: list[BlindSpot], *, state_dir: str | Path | None = None,
+                         config: Config | None = None) -> str:
+    """The findings as Markdown with wikilinks to the notes."""
+    with _open(vault, state_dir, config) as store:
+        titles = {path: title for path, _h, title, _p, _w in store.note_rows()}
+    return render_markdown(spots, titles)
+
+
+def write_report_note(
+    vault: str | Path, spots: list[BlindSpot], *, state_dir: str | Path | None = None, config: Config | None = None,
+) -> Path:
+    """Write the findings into the vault as a note (the `report_note` setting), replacing an
+    earlier report; refuses to overwrite a note vaultmind did not write. Never indexed."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None})
+    target = (root / settings.report_note).resolve()
+    if root not in target.parents:
+        raise VaultmindError(f"report_note {settings.report_note!r} points outside the vault")
+    if target.exists():
+        head = target.read_text(encoding="utf-8", errors="replace")[:500]
+        if not head.startswith("---") or f"\n{GENERATED_KEY}:" not in head:
+            raise VaultmindError(f"{target} exists and was not written by vaultmind; set report_note to another path")
+    with _open(vault, state_dir, settings) as store:
+        titles = {path: title for path, _h, title, _p, _w in store.note_rows()}
+    text = report_note(spots, titles, root.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(target)  # atomic: Obsidian never sees half a note
+    return target
+
+
+def _prefix(kind: str) -> str:
+    from vaultmind.blindspots import PREFIX
+
+    return PREFIX[kind]
+
+
+def _spot_json(spot: BlindSpot) -> str:
+    return json.dumps({"kind": spot.kind, "id": spot.id, "score": spot.score, "title": spot.title,
+                       "evidence": list(spot.evidence), "notes": list(spot.notes), "suggestion": spot.suggestion},
+                      ensure_ascii=False, default=str)
+
+
+def _spot_from_json(blob: str) -> BlindSpot:
+    data = json.loads(blob)
+    return BlindSpot(data["kind"], data["id"], data["score"], data["title"], tuple(data["evidence"]),
+                     tuple(data["notes"]), data["suggestion"])

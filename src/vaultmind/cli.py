@@ -411,7 +411,88 @@ def scene(vault: Path, scene_id: int, model: str | None, state_dir: Path | None,
         where = f"scene {other}" if other is not None else "unplaced"
         click.echo(f"  {source} → {target}  ({where})")
     if report.neighbours:
-        click.echo("neighbouring scenes: " + ", ".join(f"{other} ({n} links)" for other, n in report.neighbours))
+        click.echo("neighbouring scenes: " + ", ".join(
+            f"{other} ({n} link{'s' if n != 1 else ''})" for other, n in report.neighbours))
+
+
+# ------------------------------------------------------------------ blind spots
+
+
+def _spot_json(spot: vaultmind.BlindSpot) -> dict[str, Any]:
+    return {"id": spot.id, "kind": spot.kind, "score": round(spot.score, 4), "title": spot.title,
+            "notes": list(spot.notes), "evidence": list(spot.evidence), "suggestion": spot.suggestion}
+
+
+@main.command()
+@VAULT
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(vaultmind.BLIND_SPOT_KINDS), metavar="KIND",
+              help="Only this kind (repeatable): " + ", ".join(vaultmind.BLIND_SPOT_KINDS) + ".")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Most findings shown per kind.")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print Markdown with wikilinks instead of a table.")
+@click.option("--write-note", is_flag=True,
+              help="Also write the findings into the vault as a note (setting report_note; "
+                   "never overwrites a note vaultmind did not write).")
+@click.option("--all", "include_dismissed", is_flag=True, help="Include findings you dismissed.")
+@model_option
+@state_dir_option
+@json_option
+@user_errors
+def blindspots(vault: Path, kinds: tuple[str, ...], limit: int, as_markdown: bool, write_note: bool,
+               include_dismissed: bool, model: str | None, state_dir: Path | None, as_json: bool) -> None:
+    """Show the blind spots of VAULT: wanted notes and broken links, missing links, scene gaps,
+    weakly coupled scenes, bridges, orphans, dead ends, stubs and unanswered questions — each
+    ranked, with the evidence behind it and what to do. Every finding has an id for
+    `vaultmind accept` / `vaultmind dismiss`.
+
+    Example: vaultmind blindspots ~/notes --kind missing_link -n 5
+    """
+    spots = vaultmind.blind_spots(vault, kinds=list(kinds) or None, limit=limit, include_dismissed=include_dismissed,
+                                  model=model, state_dir=state_dir)
+    if write_note:
+        path = vaultmind.write_report_note(vault, spots, state_dir=state_dir)
+        click.echo(f"wrote {path}", err=True)
+    if as_json:
+        emit_json([_spot_json(s) for s in spots])
+        return
+    if as_markdown:
+        click.echo(vaultmind.blind_spots_markdown(vault, spots, state_dir=state_dir))
+        return
+    if not spots:
+        click.echo("no blind spots found")
+        return
+    kind = None
+    for spot in spots:
+        if spot.kind != kind:
+            kind = spot.kind
+            click.echo(click.style(f"\n{kind.replace('_', ' ')}", bold=True) + f" — {vaultmind.EXPLANATIONS[kind]}")
+        click.echo(f"  {spot.score:.2f}  {click.style(spot.title, bold=True)}  [{spot.id}]")
+        click.echo(f"        → {spot.suggestion}")
+
+
+def _judge_command(verdict: str) -> Callable[..., Any]:
+    @VAULT
+    @click.argument("finding")
+    @model_option
+    @state_dir_option
+    @user_errors
+    def command(vault: Path, finding: str, model: str | None, state_dir: Path | None) -> None:
+        spot = vaultmind.judge(vault, finding, verdict, model=model, state_dir=state_dir)
+        click.echo(f"{verdict} {spot.id}: {spot.title}")
+
+    return command
+
+
+main.command(
+    "accept",
+    help="Mark blind spot FINDING (its id from `vaultmind blindspots`) as useful; kept as labelled data.\n\n"
+         "Example: vaultmind accept ~/notes ml-3fa29c01d2",
+)(_judge_command("accepted"))
+main.command(
+    "dismiss",
+    help="Dismiss blind spot FINDING (its id from `vaultmind blindspots`): hidden from now on, kept as "
+         "labelled data.\n\nExample: vaultmind dismiss ~/notes ml-3fa29c01d2",
+)(_judge_command("dismissed"))
 
 
 # ------------------------------------------------------------------ export

@@ -29,6 +29,7 @@ from vaultmind.errors import VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
 from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
 from vaultmind.resolve import Resolver
+from vaultmind.blindspots import BlindSpotInput, LinkRow
 from vaultmind.scenes import CENTRAL, SCENES_VERSION, SceneInput, SceneRun, build_scenes
 from vaultmind.store import Store, note_to_json
 from vaultmind.graph import wanted_key
@@ -74,7 +75,7 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
     state_dir = state_dir_for(vault, config)
     with Store.open(state_dir) as store, store.writer_lock():
         tick = time.perf_counter()
-        rules = vault_files.ignore_rules(vault, config.ignore, skip_dirs=(state_dir,))
+        rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir,))
         listing = vault_files.walk_vault(vault, rules)
         found, walk_warnings = listing.files, listing.warnings
         report("scan", len(found), len(found))
@@ -429,14 +430,25 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
         links.append((source, target_path, target))
     commonest = {key: counts.most_common(1)[0][0] for key, counts in spelling.items()}
     links = [(s, t, commonest[wanted_key(w)] if t is None else w) for s, t, w in links]
+    chunks = _chunk_vectors(store, model_id, markdown)
     vectors = None
-    if model_id:
-        _ids, paths, matrix = stored_vectors(store, model_id)
-        if len(paths):
-            note_paths, note_matrix, _rows = note_vectors(paths, matrix)
-            vectors = (note_paths, note_matrix)
+    if chunks is not None:
+        note_paths, note_matrix, _rows = note_vectors(chunks[1], chunks[2])
+        vectors = (note_paths, note_matrix)
     return SceneInput(notes=notes, titles=titles, words=words, texts=texts, links=links,
                                   vectors=vectors, previous=store.scene_members(), next_ids=store.next_scene_ids())
+
+
+def _chunk_vectors(store: Store, model_id: str, notes: set[str]) -> tuple[np.ndarray, list[str], np.ndarray] | None:
+    """(chunk ids, note paths, vectors) of the Markdown notes' chunks, or None if nothing is
+    embedded with `model_id` (canvases are chunked for search, but are not notes)."""
+    if not model_id:
+        return None
+    ids, paths, matrix = stored_vectors(store, model_id)
+    keep = [i for i, p in enumerate(paths) if p in notes]
+    if not keep:
+        return None
+    return ids[keep], [paths[i] for i in keep], matrix[keep]
 
 
 def _scene_map(found: SceneRun, data: SceneInput, model_id: str) -> SceneMap:
@@ -459,6 +471,51 @@ def _scene_map(found: SceneRun, data: SceneInput, model_id: str) -> SceneMap:
 
 def scene_label(terms: tuple[str, ...], central_title: str) -> str:
     """"Central title: term, term, term" — the title without a leading number ("09_варроа_клещ"
-    → "варроа клещ")."""
-    title = central_title.lstrip("0123456789 _-.").replace("_", " ").strip() or central_title
+    → "варроа клещ"); only the terms when the title is nothing but a number."""
+    title = central_title.lstrip("0123456789 _-.").replace("_", " ").strip()
+    if not title:  # a bare Zettelkasten id ("202411281059") names nothing: the terms do
+        return ", ".join(terms) or central_title
     return f"{title}: {', '.join(terms)}" if terms else title
+
+
+# ---------------------------------------------------------------- blind spots
+
+# A note is worth handing to the unanswered-questions detector when its JSON has a dialogue
+# turn or a heading that ends in a question mark.
+_DOCUMENT_MARKERS = ('"role":"user"', '?","line"', '？","line"')
+
+
+def blindspot_input(store: Store, model_id: str, *, dismissed: frozenset[str] = frozenset()) -> BlindSpotInput:
+    """The blind-spot detectors' inputs, read from the store (scenes as of the last run;
+    call `update_scenes` first)."""
+    markdown = set(store.paths("note"))
+    rows = [row for row in store.note_rows() if row[0] in markdown]
+    links = [
+        LinkRow(r.source, r.link.target, r.target_path, r.link.line, r.link.context, r.link.kind)
+        for r in store.links() if r.source in markdown
+    ]
+    vectors = None
+    chunk_text: dict[int, tuple[str, str, int]] = {}
+    chunks = _chunk_vectors(store, model_id, markdown)
+    if chunks is not None:
+        note_paths, note_matrix, _rows = note_vectors(chunks[1], chunks[2])
+        vectors = (note_paths, note_matrix)
+        chunk_text = {i: (c.heading, c.text, c.line) for i, c in store.chunks() if c.path in markdown}
+    scene_map = store.scene_map()
+    return BlindSpotInput(
+        notes=[r[0] for r in rows],
+        titles={r[0]: r[2] for r in rows},
+        words={r[0]: r[4] for r in rows},
+        links=links,
+        aliases=store.aliases(),
+        tags=store.tags_by_note(),
+        files=[p for p in store.paths() if p not in markdown],
+        vectors=vectors,
+        chunks=chunks,
+        chunk_text=chunk_text,
+        scenes=scene_map.scenes if scene_map else (),
+        unplaced=scene_map.unplaced if scene_map else (),
+        hubs=scene_map.hubs if scene_map else (),
+        documents={p: n for p, n in store.documents(like=_DOCUMENT_MARKERS).items() if p in markdown},
+        dismissed=dismissed,
+    )

@@ -28,11 +28,14 @@ def note_map(paths: Sequence[str], vectors: np.ndarray | None, edges: Mapping[tu
 
 
 def _pca(vectors: np.ndarray) -> np.ndarray:
-    centred = vectors - vectors.mean(axis=0)
+    centred = (vectors - vectors.mean(axis=0)).astype(np.float64)
     if len(vectors) < 2:
         return np.zeros((len(vectors), 2))
-    _u, _s, components = np.linalg.svd(centred, full_matrices=False)
-    points = centred @ components[:2].T
+    # eigenvectors of the dim × dim covariance: the same axes as an SVD of the n × dim matrix,
+    # a fraction of the work (an SVD of 10,000 × 384 took 15 s on 2 busy cores)
+    _values, vectors_ = np.linalg.eigh(centred.T @ centred)
+    components = vectors_[:, ::-1][:, :2].T
+    points = centred @ components.T
     for axis in range(points.shape[1]):  # fix the sign so the same vectors give the same map
         if points[np.argmax(np.abs(points[:, axis])), axis] < 0:
             points[:, axis] *= -1

@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-smoke bench-embed retrieval clean
+.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes retrieval scene-quality clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -43,8 +43,14 @@ bench-smoke: $(VENV)/.bench-installed
 bench-embed: $(VENV)/.bench-installed   ## embedding throughput, search latency, vector index (~25 min)
 	$(BIN)/python -m benchmarks.run_embed --max-chunks 500
 
+bench-scenes: $(VENV)/.bench-installed  ## scene stage on the 10k-note vault, hashed vectors (~2 min)
+	$(BIN)/python -m benchmarks.run_scenes --notes 10000 --repeat 3
+
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval
+
+scene-quality: $(STAMP)    ## AMI/NMI of scenes vs the sample vault's topics; the wiki's scenes (~3 min)
+	$(BIN)/python -m benchmarks.scene_quality
 
 clean:
 	rm -rf $(VENV) sample_vault/.vaultmind

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -110,6 +111,31 @@ def mixes(data: SceneInput, truth: dict[str, str], config: Config) -> dict[str, 
     }
 
 
+THIN = (0.7, 0.5)  # share of linked note pairs kept when links are thinned
+THIN_SEEDS = range(5)
+
+
+def thinned(data: SceneInput, keep: float, seed: int) -> SceneInput:
+    """`data` with only a random `keep` share of its linked note pairs (every occurrence of a
+    dropped pair goes): a vault whose author links less than the sample vault's does."""
+    pairs = sorted({tuple(sorted((s, t))) for s, t, _w in data.links if t is not None and s != t})
+    kept = set(random.Random(seed).sample(pairs, int(len(pairs) * keep)))
+    links = [(s, t, w) for s, t, w in data.links if t is None or s == t or tuple(sorted((s, t))) in kept]
+    return replace(data, links=links)
+
+
+def thinned_mixes(data: SceneInput, truth: dict[str, str], config: Config) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean (and lowest) AMI of each mix over `THIN_SEEDS` thinnings, per kept share."""
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for keep in THIN:
+        runs = [mixes(thinned(data, keep, seed), truth, config) for seed in THIN_SEEDS]
+        result[str(keep)] = {
+            mix: {"ami": statistics.mean(r[mix]["ami"] for r in runs), "lowest": min(r[mix]["ami"] for r in runs)}
+            for mix in runs[0]
+        }
+    return result
+
+
 def wiki_scenes(model: str, state_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     vaultmind.index(WIKI, state_dir=state_dir, model=model)
@@ -140,6 +166,7 @@ def run(models: list[str]) -> dict[str, Any]:
             entry: dict[str, Any] = {
                 "model id": embedder.model_id,
                 "defaults": mixes(data, truth, Config()),
+                "thinned links": thinned_mixes(data, truth, Config()),
                 "best links only": best(rows, alpha=1.0),
                 "best meaning only": best(rows, alpha=0.0),
                 "best hybrid": best(rows, hybrid=True),
@@ -174,6 +201,11 @@ def render(result: dict[str, Any]) -> str:
             lines.append(_row(f"{name}, defaults", m))
         for name in ("best links only", "best meaning only", "best hybrid"):
             lines.append(_row(name, entry[name]))
+        lines += ["", f"With links thinned (mean AMI over {len(THIN_SEEDS)} random thinnings; lowest in brackets):", "",
+                  "| links kept | links only | meaning only | hybrid |", "|---:|---:|---:|---:|"]
+        for keep, m in entry["thinned links"].items():
+            lines.append(f"| {float(keep):.0%} | " + " | ".join(
+                f"{m[mix]['ami']:.3f} ({m[mix]['lowest']:.3f})" for mix in ("links only", "meaning only", "hybrid")) + " |")
         lines += ["", "AMI by α at the default k, floor and resolution: " + ", ".join(
             f"α={a}: {m['ami']:.3f}" for a, m in entry["by alpha at defaults' k, floor, resolution"].items()), ""]
         wiki = entry.get("ru-vanadium23-wiki")

@@ -199,14 +199,18 @@ def test_unchanged_vault_keeps_its_scenes_without_recomputing(sample_scenes) -> 
     assert again.run == found.run and again.scenes == found.scenes
 
 
-def test_editing_one_note_does_not_renumber_the_vault(tmp_path: Path) -> None:
-
-
+def indexed_copy(tmp_path: Path) -> tuple[Path, Path, HashEmbedder, vaultmind.SceneMap]:
+    """A fresh copy of the sample vault, indexed, and its scenes."""
     vault = tmp_path / "vault"
     shutil.copytree(SAMPLE_VAULT, vault, ignore=shutil.ignore_patterns(".vaultmind"))
     state, embedder = tmp_path / "state", HashEmbedder()
     vaultmind.index(vault, state_dir=state, embedder=embedder)
-    before = vaultmind.scene_map(vault, state_dir=state, embedder=embedder)
+    return vault, state, embedder, vaultmind.scene_map(vault, state_dir=state, embedder=embedder)
+
+
+def test_editing_one_note_does_not_renumber_the_vault(tmp_path: Path) -> None:
+
+    vault, state, embedder, before = indexed_copy(tmp_path)
     note = vault / "bread" / "21_bulk_fermentation.md"
     note.write_text(note.read_text(encoding="utf-8") + "\n\nOne more line about the dough rising slowly.\n",
                     encoding="utf-8")
@@ -223,12 +227,7 @@ def test_editing_one_note_does_not_renumber_the_vault(tmp_path: Path) -> None:
 
 def test_a_new_cluster_is_born_with_a_fresh_id(tmp_path: Path) -> None:
 
-
-    vault = tmp_path / "vault"
-    shutil.copytree(SAMPLE_VAULT, vault, ignore=shutil.ignore_patterns(".vaultmind"))
-    state, embedder = tmp_path / "state", HashEmbedder()
-    vaultmind.index(vault, state_dir=state, embedder=embedder)
-    before = vaultmind.scene_map(vault, state_dir=state, embedder=embedder)
+    vault, state, embedder, before = indexed_copy(tmp_path)
     (vault / "chess").mkdir()
     names = ["Openings", "Endgames", "Tactics", "Pawn structure"]
     for name in names:

@@ -29,8 +29,6 @@ TRUTH = json.loads((Path(__file__).parent / "data" / "sample_topics.json").read_
 @pytest.fixture(scope="module")
 def sample_scenes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, vaultmind.SceneMap]:
     """The sample vault indexed once (test embedder), copied so tests may not touch it."""
-
-
     vault = tmp_path_factory.mktemp("scenes") / "vault"
     shutil.copytree(SAMPLE_VAULT, vault, ignore=shutil.ignore_patterns(".vaultmind"))
     state = vault.parent / "state"

@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   index sample_vault/ and show what was found
+#   make demo   index sample_vault/ and show what was found: search, scenes, blind spots
 #   make test   run the test suite
 # Both create or refresh the virtual environment at .venv/ from the pinned requirements.
 
@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes retrieval scene-quality clean
+.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots retrieval scene-quality blindspot-quality clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -23,6 +23,9 @@ demo: $(STAMP)
 	$(BIN)/vaultmind doctor sample_vault
 	$(BIN)/vaultmind search sample_vault "как пчёлы переживают зиму"
 	$(BIN)/vaultmind related sample_vault "21_bulk_fermentation" -n 5
+	$(BIN)/vaultmind scenes sample_vault
+	$(BIN)/vaultmind scene sample_vault 1
+	$(BIN)/vaultmind blindspots sample_vault -n 3
 
 test: $(STAMP)         ## everything, the real embedding models included (CI runs this)
 	$(BIN)/python -m pytest -q
@@ -46,11 +49,17 @@ bench-embed: $(VENV)/.bench-installed   ## embedding throughput, search latency,
 bench-scenes: $(VENV)/.bench-installed  ## scene stage on the 10k-note vault, hashed vectors (~2 min)
 	$(BIN)/python -m benchmarks.run_scenes --notes 10000 --repeat 3
 
+bench-blindspots: $(VENV)/.bench-installed  ## each blind-spot detector on the 10k-note vault, hashed vectors (~4 min)
+	$(BIN)/python -m benchmarks.run_blindspots --notes 10000 --repeat 3
+
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval
 
 scene-quality: $(STAMP)    ## AMI/NMI of scenes vs the sample vault's topics; the wiki's scenes (~3 min)
 	$(BIN)/python -m benchmarks.scene_quality
+
+blindspot-quality: $(STAMP)    ## recall@10 of planted gaps per kind (~1 min)
+	$(BIN)/python -m benchmarks.blindspot_quality
 
 clean:
 	rm -rf $(VENV) sample_vault/.vaultmind

@@ -19,7 +19,7 @@ from vaultmind import graph as link_graph_stage
 from vaultmind import pipeline
 from vaultmind.config import Config, load_config, state_dir_for
 from vaultmind.embed import Embedder, LazyModel, note_vectors
-from vaultmind.blindspots import KINDS, find_blind_spots
+from vaultmind.blindspots import KINDS, PREFIX, find_blind_spots
 from vaultmind.blindspots.report import GENERATED_KEY, render_markdown, report_note
 from vaultmind.errors import (
     ExportError,
@@ -368,7 +368,7 @@ def judge(
         spot = _spot_from_json(earlier[finding])
     else:
         prefix = finding.split("-", 1)[0]
-        kinds = [k for k in KINDS if _prefix(k) == prefix] or None
+        kinds = [k for k in KINDS if PREFIX[k] == prefix] or None
         spots = blind_spots(vault, kinds=kinds, limit=10_000, include_dismissed=True, model=model,
                             embedder=embedder, state_dir=state_dir, config=config)
         spot = next((s for s in spots if s.id == finding), None)
@@ -418,12 +418,6 @@ def write_report_note(
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(target)  # atomic: Obsidian never sees half a note
     return target
-
-
-def _prefix(kind: str) -> str:
-    from vaultmind.blindspots import PREFIX
-
-    return PREFIX[kind]
 
 
 def _spot_json(spot: BlindSpot) -> str:

@@ -327,3 +327,22 @@ def test_scenes_of_a_real_russian_wiki(tmp_path: Path) -> None:
     for scene in found.scenes:
         assert 3 <= len(scene.terms) <= 5
         assert "::" not in scene.summary
+
+
+def test_template_residue_does_not_shape_note_vectors(tmp_path: Path) -> None:
+    from vaultmind import pipeline
+
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    template = "## Sources\n\n-\n\n## Tasks\n\n- [ ]\n\n## Context\n\ncontext::\nproblem::\n"
+    (vault / "a.md").write_text("# A\n\nBees overwinter as a tight cluster around the queen.\n\n" + template)
+    (vault / "b.md").write_text("# B\n\nSourdough needs a lively starter and patience.\n\n" + template)
+    (vault / "empty template.md").write_text(template)
+    embedder = HashEmbedder()
+    vaultmind.index(vault, state_dir=tmp_path / "state", embedder=embedder)
+    with Store.open(tmp_path / "state") as store:
+        ids, paths, _matrix = pipeline._chunk_vectors(store, embedder.model_id, set(store.paths("note")))
+        texts = {i: c.text for i, c in store.chunks()}
+    kept = {(p, texts[int(i)]) for i, p in zip(ids, paths)}
+    assert all("Bees" in t or "Sourdough" in t for p, t in kept if p in ("a.md", "b.md"))
+    assert {p for p, _t in kept} == {"a.md", "b.md", "empty template.md"}  # nothing else: keep what there is

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -439,16 +440,27 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
                                   vectors=vectors, previous=store.scene_members(), next_ids=store.next_scene_ids())
 
 
+_MIN_CHUNK_WORDS = 3  # "-", "- [ ]", "context:: problem::": template residue, not meaning
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_FIELD_KEY = re.compile(r"^[ \t>*-]*\w[\w .-]*::", re.M)  # a Dataview inline field's key
+
+
 def _chunk_vectors(store: Store, model_id: str, notes: set[str]) -> tuple[np.ndarray, list[str], np.ndarray] | None:
-    """(chunk ids, note paths, vectors) of the Markdown notes' chunks, or None if nothing is
-    embedded with `model_id` (canvases are chunked for search, but are not notes)."""
+    """(chunk ids, note paths, vectors) of the Markdown notes' chunks that say something, or
+    None if nothing is embedded with `model_id`. Canvases are chunked for search but are not
+    notes; chunks of near-empty template sections would make every note built from one
+    template look alike, so they are left out unless a note has nothing else."""
     if not model_id:
         return None
     ids, paths, matrix = stored_vectors(store, model_id)
-    keep = [i for i, p in enumerate(paths) if p in notes]
+    wordy = {i for i, c in store.chunks() if len(_WORD.findall(_FIELD_KEY.sub(" ", c.text))) >= _MIN_CHUNK_WORDS}
+    has_wordy = {paths[i] for i in range(len(paths)) if int(ids[i]) in wordy}
+    keep = [i for i, p in enumerate(paths)
+            if p in notes and (int(ids[i]) in wordy or p not in has_wordy)]
     if not keep:
         return None
     return ids[keep], [paths[i] for i in keep], matrix[keep]
+
 
 
 def _scene_map(found: SceneRun, data: SceneInput, model_id: str) -> SceneMap:

@@ -11,6 +11,7 @@ and only chunk texts the model has never seen are embedded. Each batch is one tr
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -453,7 +454,7 @@ def _chunk_vectors(store: Store, model_id: str, notes: set[str]) -> tuple[np.nda
     if not model_id:
         return None
     ids, paths, matrix = stored_vectors(store, model_id)
-    wordy = {i for i, c in store.chunks() if len(_WORD.findall(_FIELD_KEY.sub(" ", c.text))) >= _MIN_CHUNK_WORDS}
+    wordy = {i for i, text in store.chunk_text_rows() if _says_something(text)}
     has_wordy = {paths[i] for i in range(len(paths)) if int(ids[i]) in wordy}
     keep = [i for i, p in enumerate(paths)
             if p in notes and (int(ids[i]) in wordy or p not in has_wordy)]
@@ -461,6 +462,11 @@ def _chunk_vectors(store: Store, model_id: str, notes: set[str]) -> tuple[np.nda
         return None
     return ids[keep], [paths[i] for i in keep], matrix[keep]
 
+
+
+def _says_something(text: str) -> bool:
+    words = _WORD.finditer(_FIELD_KEY.sub(" ", text) if "::" in text else text)
+    return sum(1 for _ in itertools.islice(words, _MIN_CHUNK_WORDS)) >= _MIN_CHUNK_WORDS
 
 
 def _scene_map(found: SceneRun, data: SceneInput, model_id: str) -> SceneMap:

@@ -651,8 +651,8 @@ def compute_target(stage: Measurement, estimate: dict[str, Any] | None) -> dict[
 
 
 def source_digests() -> dict[str, str]:
-    """Short hashes of the scene stage's source files (another engineer may be editing them:
-    this says which version was measured)."""
+    """Short hashes of the scene stage's source files: which version of the code was measured
+    (a dirty tree's git hash does not say)."""
     out = {}
     for item in SCENE_SOURCES:
         path = REPO / item

@@ -154,6 +154,20 @@ def measure(
     return result, code
 
 
+def write_child_result(path: Path, result: dict[str, Any], code: int,
+                       after: Sequence[Callable[[], dict[str, Any]]] = ()) -> int:
+    """Add what `after` hooks report (only when the measurement succeeded; a failing hook is
+    recorded, the timing stands), write the child's RESULT_JSON and return its exit code."""
+    if code == 0:
+        for hook in after:
+            try:
+                result["info"] |= hook()
+            except Exception as e:  # noqa: BLE001 - the timing stands; say what failed after it
+                result["info"]["after_error"] = f"{type(e).__name__}: {e}"
+    path.write_text(json.dumps(result, ensure_ascii=False, default=str), encoding="utf-8")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._measure")
     parser.add_argument("task", choices=sorted(TASKS))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -155,3 +157,22 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def log(message: str) -> None:
+    """Progress for the person running a benchmark: stderr, so stdout stays the report."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def save_results(base: Path, result: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write BASE.json and BASE.md via .tmp files, so a killed run never leaves half a result."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = base.with_name(base.name + ".json"), base.with_name(base.name + ".md")
+    for path, text in (
+        (json_path, json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n"),
+        (md_path, markdown),
+    ):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return json_path, md_path

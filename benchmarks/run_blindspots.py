@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._measure import _plain, measure
-from benchmarks._report import _machine_line, _num, _vault_line, machine_info
+from benchmarks._measure import _plain, measure, write_child_result
+from benchmarks._report import _machine_line, _num, _vault_line, log, machine_info, save_results
 from benchmarks.run_embed import _busy_cpu_seconds, _own_cpu_seconds
 from benchmarks.run_index import run_measurement
 from benchmarks.run_scenes import (
@@ -317,14 +317,7 @@ def child_main(argv: Sequence[str]) -> int:
     p.add_argument("--profile", action="store_true", help="detect: run the call under cProfile")
     args = p.parse_args(argv)
     result, code = measure(args, CHILD_TASKS)
-    if code == 0:
-        for after in _AFTER:
-            try:
-                result["info"] |= after()
-            except Exception as e:  # noqa: BLE001 - the timing stands; say what failed after it
-                result["info"]["after_error"] = f"{type(e).__name__}: {e}"
-    args.result.write_text(json.dumps(result, ensure_ascii=False, default=str), encoding="utf-8")
-    return code
+    return write_child_result(args.result, result, code, _AFTER)
 
 
 # =========================================================================== parent steps
@@ -898,17 +891,8 @@ def render_markdown(result: dict[str, Any]) -> str:
 def write_results(result: dict[str, Any], stem: Path | None) -> tuple[Path, Path, str]:
     """Write STEM.json and STEM.md (default: results/blindspots-<N>), via .tmp files."""
     base = stem or RESULTS_DIR / f"blindspots-{result['notes']}"
-    base.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(result)
-    json_path, md_path = base.with_name(base.name + ".json"), base.with_name(base.name + ".md")
-    for path, text in (
-        (json_path, json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n"),
-        (md_path, markdown),
-    ):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return json_path, md_path, markdown
+    return (*save_results(base, result, markdown), markdown)
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
@@ -937,9 +921,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in CHILD_TASKS:
         return child_main(args)
     settings, out = parse_args(args)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
 
     result = run_benchmark(settings, log)
     json_path, md_path, markdown = write_results(result, out)

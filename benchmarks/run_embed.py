@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._measure import _plain, markdown_files, measure
-from benchmarks._report import _machine_line, _num, machine_info
+from benchmarks._measure import _plain, markdown_files, measure, write_child_result
+from benchmarks._report import _machine_line, _num, log, machine_info, save_results
 from benchmarks.run_index import run_measurement
 from benchmarks.synth import cached_vault
 
@@ -384,8 +384,7 @@ def child_main(argv: Sequence[str]) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     result, code = measure(args, CHILD_TASKS)
-    args.result.write_text(json.dumps(result, ensure_ascii=False, default=str), encoding="utf-8")
-    return code
+    return write_child_result(args.result, result, code)
 
 
 # =========================================================================== vault subsets
@@ -1111,17 +1110,8 @@ def render_markdown(result: dict[str, Any]) -> str:
 def write_results(result: dict[str, Any], stem: Path | None) -> tuple[Path, Path, str]:
     """Write STEM.json and STEM.md (default stem: results/embed), via .tmp files."""
     base = stem or RESULTS_DIR / "embed"
-    base.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(result)
-    json_path, md_path = base.with_name(base.name + ".json"), base.with_name(base.name + ".md")
-    for path, text in (
-        (json_path, json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n"),
-        (md_path, markdown),
-    ):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return json_path, md_path, markdown
+    return (*save_results(base, result, markdown), markdown)
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Settings, Path | None]:
@@ -1168,9 +1158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in CHILD_TASKS:
         return child_main(args)
     settings, out = parse_args(args)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
 
     result = run_benchmark(settings, log)
     json_path, md_path, markdown = write_results(result, out)

@@ -29,7 +29,7 @@ from typing import Any
 import psutil
 
 from benchmarks._measure import EXIT_UNAVAILABLE, markdown_files
-from benchmarks._report import machine_info, render_markdown
+from benchmarks._report import log, machine_info, render_markdown, save_results
 from benchmarks.synth import cached_vault
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -411,20 +411,8 @@ def _done(log: Log, m: dict[str, Any]) -> dict[str, Any]:
 def write_results(result: dict[str, Any], stem: Path | None) -> tuple[Path, Path, str]:
     """Write STEM.json and STEM.md (default stem: results/index-<N>), via .tmp files."""
     base = stem or RESULTS_DIR / f"index-{result['notes']}"
-    base.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(result)
-    outputs = (
-        (
-            base.with_name(base.name + ".json"),
-            json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n",
-        ),
-        (base.with_name(base.name + ".md"), markdown),
-    )
-    for path, text in outputs:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return outputs[0][0], outputs[1][0], markdown
+    return (*save_results(base, result, markdown), markdown)
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Settings, bool, Path | None]:
@@ -478,9 +466,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, bool, Path | None]
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings, check, out = parse_args(argv)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
 
     result = run_benchmark(settings, log)
     json_path, md_path, markdown = write_results(result, out)

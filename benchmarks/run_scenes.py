@@ -49,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._measure import _plain, markdown_files, measure
-from benchmarks._report import _machine_line, _num, _vault_line, machine_info
+from benchmarks._measure import _plain, markdown_files, measure, write_child_result
+from benchmarks._report import _machine_line, _num, _vault_line, log, machine_info, save_results
 from benchmarks.run_embed import _busy_cpu_seconds, _own_cpu_seconds
 from benchmarks.run_index import run_measurement
 from benchmarks.synth import cached_vault
@@ -530,14 +530,7 @@ def child_main(argv: Sequence[str]) -> int:
     p.add_argument("--profile", action="store_true", help="stage: run the call under cProfile")
     args = p.parse_args(argv)
     result, code = measure(args, CHILD_TASKS)
-    if code == 0:
-        for after in _AFTER:
-            try:
-                result["info"] |= after()
-            except Exception as e:  # noqa: BLE001 - the timing stands; say what failed after it
-                result["info"]["after_error"] = f"{type(e).__name__}: {e}"
-    args.result.write_text(json.dumps(result, ensure_ascii=False, default=str), encoding="utf-8")
-    return code
+    return write_child_result(args.result, result, code, _AFTER)
 
 
 # =========================================================================== parent steps
@@ -1099,17 +1092,8 @@ def write_results(result: dict[str, Any], stem: Path | None) -> tuple[Path, Path
     """Write STEM.json and STEM.md (default: results/scenes-<N>[-<model>]), via .tmp files."""
     model = result["settings"]["model"]
     base = stem or RESULTS_DIR / (f"scenes-{result['notes']}" + ("" if model == "hash" else f"-{model}"))
-    base.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(result)
-    json_path, md_path = base.with_name(base.name + ".json"), base.with_name(base.name + ".md")
-    for path, text in (
-        (json_path, json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n"),
-        (md_path, markdown),
-    ):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return json_path, md_path, markdown
+    return (*save_results(base, result, markdown), markdown)
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Settings, Path | None, bool]:
@@ -1148,9 +1132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in CHILD_TASKS:
         return child_main(args)
     settings, out, check = parse_args(args)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
 
     result = run_benchmark(settings, log)
     json_path, md_path, markdown = write_results(result, out)

@@ -341,8 +341,9 @@ def test_template_residue_does_not_shape_note_vectors(tmp_path: Path) -> None:
     embedder = HashEmbedder()
     vaultmind.index(vault, state_dir=tmp_path / "state", embedder=embedder)
     with Store.open(tmp_path / "state") as store:
-        ids, paths, _matrix = pipeline._chunk_vectors(store, embedder.model_id, set(store.paths("note")))
-        texts = {i: c.text for i, c in store.chunks()}
+        chunks = store.chunks()
+        ids, paths, _matrix = pipeline._chunk_vectors(store, embedder.model_id, set(store.paths("note")), chunks)
+        texts = {i: c.text for i, c in chunks}
     kept = {(p, texts[int(i)]) for i, p in zip(ids, paths)}
     assert all("Bees" in t or "Sourdough" in t for p, t in kept if p in ("a.md", "b.md"))
     assert {p for p, _t in kept} == {"a.md", "b.md", "empty template.md"}  # nothing else: keep what there is

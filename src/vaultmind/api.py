@@ -260,9 +260,7 @@ def scene_map(
     settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
     model_id = _model(settings, embedder).model_id
     with _open(vault, state_dir, settings) as store:
-        if refresh or store.scene_fingerprint() != pipeline.scene_fingerprint(store, settings, model_id):
-            with store.writer_lock():
-                pipeline.update_scenes(store, settings, model_id, progress, force=refresh)
+        pipeline.update_scenes(store, settings, model_id, progress, force=refresh, lock=True)
         found = store.scene_map()
     if found is None:  # pragma: no cover - update_scenes always stores a run
         raise VaultmindError("no scenes were stored")
@@ -338,9 +336,7 @@ def blind_spots(
     settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
     model_id = _model(settings, embedder).model_id
     with _open(vault, state_dir, settings) as store:
-        if store.scene_fingerprint() != pipeline.scene_fingerprint(store, settings, model_id):
-            with store.writer_lock():
-                pipeline.update_scenes(store, settings, model_id)
+        pipeline.update_scenes(store, settings, model_id, lock=True)
         dismissed = frozenset() if include_dismissed else frozenset(f for f, *_ in store.feedback("dismissed"))
         data = pipeline.blindspot_input(store, model_id, dismissed=dismissed)
     return find_blind_spots(data, kinds=kinds, limit=limit, timings=timings)

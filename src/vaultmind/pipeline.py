@@ -10,6 +10,7 @@ and only chunk texts the model has never seen are embedded. Each batch is one tr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -18,7 +19,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from vaultmind.blindspots import BlindSpotInput, LinkRow
 from vaultmind.scenes import CENTRAL, SCENES_VERSION, SceneInput, SceneRun, build_scenes
 from vaultmind.store import Store, note_to_json
 from vaultmind.graph import wanted_key
-from vaultmind.types import IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
+from vaultmind.types import Chunk, IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
 
 log = logging.getLogger(__name__)
 
@@ -393,13 +394,19 @@ def scene_fingerprint(store: Store, config: Config, model_id: str) -> str:
 
 
 def update_scenes(store: Store, config: Config, model_id: str, progress: Progress | None = None, *,
-                  force: bool = False) -> bool:
+                  force: bool = False, lock: bool = False) -> bool:
     """Find scenes and store them, unless nothing they depend on changed since the last run
-    (then False). Ids are matched against the last run's scenes."""
+    (then False). Ids are matched against the last run's scenes. With `lock`, take the
+    store's writer lock for the write (callers that do not hold it already)."""
     fingerprint = scene_fingerprint(store, config, model_id)
     if not force and store.scene_fingerprint() == fingerprint:
         return False
-    report = progress or _no_progress
+    with store.writer_lock() if lock else contextlib.nullcontext():
+        _find_scenes(store, config, model_id, fingerprint, progress or _no_progress)
+    return True
+
+
+def _find_scenes(store: Store, config: Config, model_id: str, fingerprint: str, report: Progress) -> None:
     report("scenes", 0, 1)
     data = scene_input(store, model_id)
     found = build_scenes(data, config)
@@ -409,7 +416,6 @@ def update_scenes(store: Store, config: Config, model_id: str, progress: Progres
         store.put_scene_run(scene_map, fingerprint, found.centrality, details, found.next_ids)
     report("scenes", 1, 1)
     log.info("%d scenes, %d regions, %d unplaced notes", len(found.scenes), len(found.regions), len(found.unplaced))
-    return True
 
 
 def scene_input(store: Store, model_id: str) -> SceneInput:
@@ -419,7 +425,8 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
     notes = [path for path, *_rest in rows]
     titles = {path: title for path, _h, title, _p, _w in rows}
     words = {path: count for path, _h, _t, _p, count in rows}
-    texts = store.chunk_texts()
+    chunks = store.chunks()
+    texts = _prose_by_note(chunk for _id, chunk in chunks)
     for path in notes:
         if path not in texts:  # not chunked (indexed without embedding): cut it now
             note = store.note(path)
@@ -432,10 +439,10 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
         links.append((source, target_path, target))
     commonest = {key: counts.most_common(1)[0][0] for key, counts in spelling.items()}
     links = [(s, t, commonest[wanted_key(w)] if t is None else w) for s, t, w in links]
-    chunks = _chunk_vectors(store, model_id, markdown)
+    embedded = _chunk_vectors(store, model_id, markdown, chunks)
     vectors = None
-    if chunks is not None:
-        note_paths, note_matrix, _rows = note_vectors(chunks[1], chunks[2])
+    if embedded is not None:
+        note_paths, note_matrix, _rows = note_vectors(embedded[1], embedded[2])
         vectors = (note_paths, note_matrix)
     return SceneInput(notes=notes, titles=titles, words=words, texts=texts, links=links,
                                   vectors=vectors, previous=store.scene_members(), next_ids=store.next_scene_ids())
@@ -446,7 +453,18 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _FIELD_KEY = re.compile(r"^[ \t>*-]*\w[\w .-]*::", re.M)  # a Dataview inline field's key
 
 
-def _chunk_vectors(store: Store, model_id: str, notes: set[str]) -> tuple[np.ndarray, list[str], np.ndarray] | None:
+def _prose_by_note(chunks: Iterable[Chunk]) -> dict[str, str]:
+    """path → its chunks' texts, each under its heading (`# heading`), in note order: the
+    note's prose without front matter, code or comments."""
+    parts: dict[str, list[str]] = {}
+    for chunk in sorted(chunks, key=lambda c: (c.path, c.seq)):
+        heading = chunk.heading.rsplit(" > ", 1)[-1]
+        parts.setdefault(chunk.path, []).append(f"# {heading}\n{chunk.text}" if heading else chunk.text)
+    return {path: "\n\n".join(texts) for path, texts in parts.items()}
+
+
+def _chunk_vectors(store: Store, model_id: str, notes: set[str],
+                   chunks: list[tuple[int, Chunk]]) -> tuple[np.ndarray, list[str], np.ndarray] | None:
     """(chunk ids, note paths, vectors) of the Markdown notes' chunks that say something, or
     None if nothing is embedded with `model_id`. Canvases are chunked for search but are not
     notes; chunks of near-empty template sections would make every note built from one
@@ -454,7 +472,7 @@ def _chunk_vectors(store: Store, model_id: str, notes: set[str]) -> tuple[np.nda
     if not model_id:
         return None
     ids, paths, matrix = stored_vectors(store, model_id)
-    wordy = {i for i, text in store.chunk_text_rows() if _says_something(text)}
+    wordy = {i for i, chunk in chunks if _says_something(chunk.text)}
     has_wordy = {paths[i] for i in range(len(paths)) if int(ids[i]) in wordy}
     keep = [i for i, p in enumerate(paths)
             if p in notes and (int(ids[i]) in wordy or p not in has_wordy)]
@@ -514,11 +532,12 @@ def blindspot_input(store: Store, model_id: str, *, dismissed: frozenset[str] = 
     ]
     vectors = None
     chunk_text: dict[int, tuple[str, str, int]] = {}
-    chunks = _chunk_vectors(store, model_id, markdown)
+    all_chunks = store.chunks()
+    chunks = _chunk_vectors(store, model_id, markdown, all_chunks)
     if chunks is not None:
         note_paths, note_matrix, _rows = note_vectors(chunks[1], chunks[2])
         vectors = (note_paths, note_matrix)
-        chunk_text = {i: (c.heading, c.text, c.line) for i, c in store.chunks() if c.path in markdown}
+        chunk_text = {i: (c.heading, c.text, c.line) for i, c in all_chunks if c.path in markdown}
     scene_map = store.scene_map()
     return BlindSpotInput(
         notes=[r[0] for r in rows],

@@ -521,19 +521,6 @@ class Store:
             pairs.add((target, source))
         return pairs
 
-    def chunk_texts(self) -> dict[str, str]:
-        """path → its chunks' texts, each under its heading (`# heading`), in note order: the
-        note's prose without front matter, code or comments."""
-        texts: dict[str, list[str]] = {}
-        for path, heading, text in self.db.execute("SELECT path, heading, text FROM chunks ORDER BY path, seq"):
-            parts = texts.setdefault(path, [])
-            parts.append(f"# {heading.rsplit(' > ', 1)[-1]}\n{text}" if heading else text)
-        return {path: "\n\n".join(parts) for path, parts in texts.items()}
-
-    def chunk_text_rows(self) -> list[tuple[int, str]]:
-        """(chunk id, text) of every chunk."""
-        return list(self.db.execute("SELECT id, text FROM chunks"))
-
     def link_rows(self) -> list[tuple[str, str | None, str]]:
         """(source, resolved target path or None, target as written) for every link occurrence."""
         return list(self.db.execute("SELECT source, target_path, target FROM links ORDER BY source, seq"))

@@ -63,7 +63,7 @@ from benchmarks.run_scenes import (
     embed_estimate,
 )
 from benchmarks.synth import cached_vault
-from vaultmind.blindspots import _KINDS_OF
+from vaultmind.blindspots import DETECTORS as FOUND_BY
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -72,6 +72,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 MODULE = "benchmarks.run_blindspots"
 MIB = 2**20
 
+_KINDS_OF = {d.name: d.kinds for d in FOUND_BY}
 DETECTORS = tuple(_KINDS_OF)  # detector names in the order find_blind_spots runs them
 LIMIT = 10  # findings per kind, as `vaultmind blindspots` shows by default
 COUNT_LIMIT = 10_000  # the limit of the direct call that counts findings before the limit
@@ -252,7 +253,7 @@ def prepare_detect(args: argparse.Namespace) -> Callable[[], dict[str, Any]]:
     """Read the input (outside the clock), then `find_blind_spots(data, kinds=..., limit=10,
     timings=t)` for one detector's kinds (`--detector NAME`) or for all (`--detector all`)."""
     from vaultmind import pipeline
-    from vaultmind.blindspots import _detectors, find_blind_spots
+    from vaultmind.blindspots import find_blind_spots
     from vaultmind.store import Store
 
     model_id = HashEmbedder().model_id
@@ -262,8 +263,6 @@ def prepare_detect(args: argparse.Namespace) -> Callable[[], dict[str, Any]]:
     with Store.open(args.state_dir, create=False) as store:
         data = pipeline.blindspot_input(store, model_id)
     input_seconds = time.perf_counter() - tick
-    if kinds is not None:  # alone: the detector modules are imported first, so its call pays only its own lazy imports
-        _detectors()
     peak = _Peak()
     profiler = cProfile.Profile() if args.profile else None
     found: list[Any] = []
@@ -293,7 +292,7 @@ def prepare_detect(args: argparse.Namespace) -> Callable[[], dict[str, Any]]:
             out["profile"] = _profile_text(profiler)
         if args.count and name != "all":
             tick = time.perf_counter()
-            spots = dict(_detectors())[name](data, COUNT_LIMIT)
+            spots = next(d for d in FOUND_BY if d.name == name).find(data, COUNT_LIMIT)
             out["uncapped"] = {"limit": COUNT_LIMIT, "seconds": time.perf_counter() - tick,
                                "counts": dict(Counter(s.kind for s in spots))}
         return out

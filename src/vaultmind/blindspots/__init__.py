@@ -68,7 +68,14 @@ class BlindSpotInput:
     dismissed: frozenset[str] = frozenset()
 
 
-Detector = Callable[[BlindSpotInput, int], list[BlindSpot]]
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """A named detector, the kinds of finding it produces, and the function:
+    `find(data, limit)` → findings (it may return more than `limit`; the runner cuts)."""
+
+    name: str
+    kinds: tuple[str, ...]
+    find: Callable[[BlindSpotInput, int], list[BlindSpot]]
 
 
 def finding_id(kind: str, *about: str) -> str:
@@ -112,53 +119,37 @@ EXPLANATIONS = {
 KINDS = tuple(PREFIX)
 
 
-def _detectors() -> list[tuple[str, Detector]]:
-    from vaultmind.blindspots import gaps, links, structure
-
-    return [
-        ("wanted notes", structure.wanted_notes),  # wanted_note and broken_link
-        ("missing links", links.missing_links),
-        ("scene gaps", gaps.scene_gaps),
-        ("weak coupling", gaps.weak_coupling),
-        ("bridges", gaps.bridges),
-        ("orphans, dead ends and stubs", structure.orphans_dead_ends_stubs),
-        ("unanswered questions", structure.unanswered_questions),
-    ]
-
-
-DETECTORS: list[tuple[str, Detector]] = []  # filled on first use: the detector modules import numpy/networkx
-
-
 def find_blind_spots(data: BlindSpotInput, *, kinds: Iterable[str] | None = None, limit: int = 50,
                      timings: dict[str, float] | None = None) -> list[BlindSpot]:
     """Every detector in order (or only those producing `kinds`), at most `limit` findings per
     kind, best first; dismissed findings left out. `timings` gets seconds per detector."""
-    if not DETECTORS:
-        DETECTORS.extend(_detectors())
     wanted = set(kinds) if kinds is not None else None
     found: list[BlindSpot] = []
-    for name, detector in DETECTORS:
-        if wanted is not None and not wanted & set(_KINDS_OF[name]):
+    for detector in DETECTORS:
+        if wanted is not None and not wanted & set(detector.kinds):
             continue
         started = time.perf_counter()
-        spots = [s for s in detector(data, limit + len(data.dismissed)) if s.id not in data.dismissed]
+        spots = [s for s in detector.find(data, limit + len(data.dismissed)) if s.id not in data.dismissed]
         if timings is not None:
-            timings[name] = time.perf_counter() - started
+            timings[detector.name] = time.perf_counter() - started
         by_kind: dict[str, list[BlindSpot]] = {}
         for spot in spots:
             if wanted is None or spot.kind in wanted:
                 by_kind.setdefault(spot.kind, []).append(spot)
-        for kind in _KINDS_OF[name]:
+        for kind in detector.kinds:
             found.extend(sorted(by_kind.get(kind, []), key=lambda s: (-s.score, s.id))[:limit])
     return found
 
 
-_KINDS_OF = {
-    "wanted notes": ("wanted_note", "broken_link"),
-    "missing links": ("missing_link",),
-    "scene gaps": ("scene_gap",),
-    "weak coupling": ("weak_coupling",),
-    "bridges": ("bridge",),
-    "orphans, dead ends and stubs": ("orphan", "dead_end", "stub"),
-    "unanswered questions": ("unanswered",),
-}
+# The detector modules import the names above from this package, so they come last.
+from vaultmind.blindspots import gaps, links, structure  # noqa: E402
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector("wanted notes", ("wanted_note", "broken_link"), structure.wanted_notes),
+    Detector("missing links", ("missing_link",), links.missing_links),
+    Detector("scene gaps", ("scene_gap",), gaps.scene_gaps),
+    Detector("weak coupling", ("weak_coupling",), gaps.weak_coupling),
+    Detector("bridges", ("bridge",), gaps.bridges),
+    Detector("orphans, dead ends and stubs", ("orphan", "dead_end", "stub"), structure.orphans_dead_ends_stubs),
+    Detector("unanswered questions", ("unanswered",), structure.unanswered_questions),
+)

@@ -659,8 +659,8 @@ def _all_line(summary: dict[str, Any]) -> str:
     alone = [r["seconds"] for r in summary["detectors"].values() if r.get("ok")]
     line = (f"**All detectors in one call:** {a['seconds']:.2f} s (median; runs "
             f"{', '.join(f'{x:.2f}' for x in a['runs_seconds'])}), of which the detectors' own timers "
-            f"{a['detectors_seconds']:.2f} s; the rest, {a['outside_detectors_seconds']:.2f} s, is importing the "
-            f"detector modules on first use, sorting and cutting to the limit. The detectors' medians in their own "
+            f"{a['detectors_seconds']:.2f} s; the rest, {a['outside_detectors_seconds']:.2f} s, is sorting, "
+            f"dropping dismissed findings and cutting to the limit. The detectors' medians in their own "
             f"processes add up to {sum(alone):.2f} s. Peak RSS {a['peak_mib']:,.0f} MiB, "
             f"+{a['growth_mib']:,.0f} MiB over the {a['rss_before_mib']:,.0f} MiB resident with the input read; "
             f"the process's peak, reading the input included, {a['process_peak_mib']:,.0f} MiB.")
@@ -823,8 +823,7 @@ def _imports_line(summary: dict[str, Any]) -> str:
     if not parts:
         return ""
     return ("**Imported on first use** inside each detector's own call (third-party roots; the detector modules "
-            "themselves were imported before the clock in these processes, and inside the call, before the "
-            "detectors' timers, in the all-detector one): " + "; ".join(parts) + ".")
+            "come with `vaultmind.blindspots`, imported before the clock): " + "; ".join(parts) + ".")
 
 
 def render_markdown(result: dict[str, Any]) -> str:

@@ -349,7 +349,8 @@ def scenes(vault: Path, regions: bool, unplaced: bool, refresh: bool, model: str
     if unplaced:
         if as_json:
             emit_json(list(found.unplaced))
-        for path in [] if as_json else found.unplaced:
+            return
+        for path in found.unplaced:
             click.echo(path)
         return
     if regions:

@@ -27,11 +27,11 @@ def find_communities(notes: Sequence[str], edges: Mapping[tuple[str, str], float
     import leidenalg
 
     connected = sorted({p for pair in edges for p in pair})
+    if not connected:
+        return Communities((), tuple(sorted(notes)), {}, ())
     index = {p: i for i, p in enumerate(connected)}
     graph = igraph.Graph(n=len(connected), edges=[(index[a], index[b]) for a, b in edges])
     graph.es["weight"] = list(edges.values())
-    if not connected:
-        return Communities((), tuple(sorted(notes)), {}, ())
     partition = leidenalg.find_partition(
         graph, leidenalg.RBConfigurationVertexPartition, weights="weight",
         resolution_parameter=resolution, n_iterations=-1, seed=seed,

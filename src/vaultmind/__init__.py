@@ -8,7 +8,10 @@ from vaultmind.api import (
     VERDICTS,
     blind_spots,
     blind_spots_markdown,
+    build_chip_set,
+    chips,
     doctor,
+    export_chips,
     export_graph,
     feedback,
     graph_metrics,
@@ -22,6 +25,9 @@ from vaultmind.api import (
     search,
     write_report_note,
 )
+from vaultmind.chips import KINDS as CHIP_KINDS, LANGS as CHIP_LANGS, SCHEMA as CHIP_SCHEMA, ChipSet
+from vaultmind.chips import record as chip_record
+from vaultmind.chips.formats import FORMATS as CHIP_FORMATS, ExportResult
 from vaultmind.config import SETTINGS, Config, Setting, load_config
 from vaultmind.errors import (
     ConfigError,
@@ -41,11 +47,16 @@ from vaultmind.embed import Embedder
 from vaultmind.blindspots import EXPLANATIONS, KINDS as BLIND_SPOT_KINDS
 from vaultmind.types import (
     BlindSpot,
+    Chip,
+    ChipMessage,
+    ChipScene,
+    ChipSource,
     Chunk,
     IndexSummary,
     Link,
     Note,
     NoteReport,
+    Probe,
     RelatedNote,
     Region,
     ResolvedLink,
@@ -62,6 +73,21 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BLIND_SPOT_KINDS",
+    "CHIP_FORMATS",
+    "CHIP_KINDS",
+    "CHIP_LANGS",
+    "CHIP_SCHEMA",
+    "Chip",
+    "ChipMessage",
+    "ChipScene",
+    "ChipSet",
+    "ChipSource",
+    "ExportResult",
+    "Probe",
+    "build_chip_set",
+    "chip_record",
+    "chips",
+    "export_chips",
     "EXPLANATIONS",
     "GRAPH_FORMATS",
     "VERDICTS",

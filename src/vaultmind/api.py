@@ -7,6 +7,7 @@ and returns plain values (frozen dataclasses, a networkx graph).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -18,7 +19,18 @@ import numpy as np
 from vaultmind import graph as link_graph_stage
 from vaultmind import pipeline
 from vaultmind.config import Config, load_config, state_dir_for
-from vaultmind.embed import Embedder, LazyModel, note_vectors
+from vaultmind.chips import (
+    KINDS as CHIP_KINDS,
+    LANGS as CHIP_LANGS,
+    SCHEMA_VERSION as CHIP_SCHEMA_VERSION,
+    ChipFilters,
+    ChipSet,
+    ChipSettings,
+    CurationSettings,
+    build_chips,
+)
+from vaultmind.chips.formats import FORMATS as CHIP_FORMATS, ExportResult, write_export
+from vaultmind.embed import Embedder, LazyModel, TokenCounter, note_vectors, token_counter
 from vaultmind.blindspots import KINDS, PREFIX, find_blind_spots
 from vaultmind.blindspots.report import GENERATED_KEY, render_markdown, report_note
 from vaultmind.errors import (
@@ -33,7 +45,7 @@ from vaultmind.errors import (
 from vaultmind.graph import GraphMetrics
 from vaultmind.resolve import Resolver, fold
 from vaultmind.store import STORE_FILE, Store
-from vaultmind.types import BlindSpot, IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning
+from vaultmind.types import BlindSpot, Chip, IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning
 
 GRAPH_FORMATS = ("json", "graphml", "gexf")
 
@@ -426,3 +438,114 @@ def _spot_from_json(blob: str) -> BlindSpot:
     data = json.loads(blob)
     return BlindSpot(data["kind"], data["id"], data["score"], data["title"], tuple(data["evidence"]),
                      tuple(data["notes"]), data["suggestion"])
+
+
+# ---------------------------------------------------------------- training chips
+
+_CHIP_SETTINGS = ("chip_system", "chip_doc_tokens", "chip_min_words", "chip_probes", "chip_near_duplicate",
+                  "chip_validation_share", "chip_split_salt", "chip_secrets", "chip_contacts")
+
+
+def build_chip_set(
+    vault: str | Path,
+    *,
+    kinds: list[str] | tuple[str, ...] | None = None,
+    scene: int | None = None,
+    langs: list[str] | tuple[str, ...] | None = None,
+    min_tokens: int = 0,
+    max_tokens: int | None = None,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    counter: TokenCounter | None = None,
+    progress: pipeline.Progress | None = None,
+    state_dir: str | Path | None = None,
+    config: Config | None = None,
+) -> ChipSet:
+    """Every chip of the vault after curation (privacy, dedup, splits by scene, probes from
+    held-out scenes), filtered by kind, scene, language and token count, with the statistics a
+    dataset card reports. Scenes are found again first if the vault changed."""
+    unknown = sorted(set(kinds or ()) - set(CHIP_KINDS))
+    if unknown:
+        raise VaultmindError(f"unknown chip kind(s) {', '.join(unknown)}; choose from {', '.join(CHIP_KINDS)}")
+    bad_langs = sorted(set(langs or ()) - set(CHIP_LANGS))
+    if bad_langs:
+        raise VaultmindError(f"unknown language(s) {', '.join(bad_langs)}; choose from {', '.join(CHIP_LANGS)}")
+    if max_tokens is not None and max_tokens < min_tokens:
+        raise VaultmindError(f"--max-tokens {max_tokens} is below --min-tokens {min_tokens}")
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
+    model_id = _model(settings, embedder).model_id
+    report = progress or (lambda stage, done, total: None)
+    filters = ChipFilters(tuple(kinds or ()), scene, tuple(langs or ()), min_tokens, max_tokens)
+    with _open(vault, state_dir, settings) as store:
+        pipeline.update_scenes(store, settings, model_id, progress, lock=True)
+        known = store.scene_map()
+        if scene is not None and (known is None or all(s.id != scene for s in known.scenes)):
+            raise SceneNotFound(scene, tuple(s.id for s in known.scenes) if known else ())
+        report("chips: reading", 0, 1)
+        data = pipeline.chip_input(store, root, settings, counter or token_counter())
+    chosen = {name: getattr(settings, name) for name in _CHIP_SETTINGS}
+    digest = hashlib.sha256(json.dumps({"schema": CHIP_SCHEMA_VERSION, "settings": chosen, "model": model_id,
+                                        "filters": [filters.kinds, filters.scene, filters.langs, min_tokens, max_tokens]},
+                                       sort_keys=True, default=list).encode()).hexdigest()[:16]
+    report("chips: building", 0, 1)
+    found = build_chips(
+        data,
+        ChipSettings(settings.chip_system, settings.chip_doc_tokens, settings.chip_min_words, settings.chip_probes,
+                     _vaultmind_version(), digest),
+        CurationSettings(settings.chip_near_duplicate, settings.chip_validation_share, settings.chip_split_salt,
+                         settings.chip_secrets, settings.chip_contacts),
+        filters,
+    )
+    found.stats.update(vault=root.name, license=settings.chip_license, settings=chosen, model=model_id)
+    report("chips: building", 1, 1)
+    return found
+
+
+def chips(vault: str | Path, *, kinds: list[str] | tuple[str, ...] | None = None, limit: int | None = None,
+          **options: Any) -> list[Chip]:
+    """The vault's chips as `build_chip_set` makes them (same records as an export), at most
+    `limit` per kind, in split order."""
+    found = build_chip_set(vault, kinds=kinds, **options).chips
+    if limit is None:
+        return list(found)
+    taken: dict[str, int] = {}
+    result = []
+    for chip in found:
+        if taken.get(chip.kind, 0) < limit:
+            taken[chip.kind] = taken.get(chip.kind, 0) + 1
+            result.append(chip)
+    return result
+
+
+def export_chips(vault: str | Path, out: str | Path, *, formats: list[str] | tuple[str, ...] = ("all",),
+                 overwrite: bool = False, **options: Any) -> ExportResult:
+    """Write the vault's chips to `out` in the given formats (`all` = every one) with a dataset
+    card, a manifest and provenance; atomic, and an existing `out` is refused unless `overwrite`."""
+    chosen = list(CHIP_FORMATS) if "all" in formats else list(dict.fromkeys(formats))
+    unknown = sorted(set(chosen) - set(CHIP_FORMATS))
+    if unknown or not chosen:
+        raise ExportError(f"unknown chip format(s) {', '.join(unknown) or '(none)'}; "
+                          f"choose from {', '.join(CHIP_FORMATS)} or all")
+    target = Path(out).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"{target} is a file, not a folder")
+    if target.exists() and any(target.iterdir()) and not overwrite:  # fail before the work, not after
+        raise ExportError(f"{target} exists and is not empty; pass --overwrite to replace it")
+    found = build_chip_set(vault, **options)
+    progress = options.get("progress")
+    if progress:
+        progress("chips: writing", 0, 1)
+    result = write_export(found.chips, target, chosen, found.stats, overwrite=overwrite)
+    if progress:
+        progress("chips: writing", 1, 1)
+    return result
+
+
+def _vaultmind_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("vaultmind")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree without installing
+        return "0+unknown"

@@ -528,5 +528,123 @@ def export_graph(vault: Path, fmt: str, output: Path | None, state_dir: Path | N
     click.echo(f"wrote {output}", err=True)
 
 
+def chip_filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--kind", "kinds", multiple=True, type=click.Choice(vaultmind.CHIP_KINDS),
+                     help="Only chips of this kind (repeat for several): dialogue, note_qa, link_rationale, "
+                          "scene_doc, probe."),
+        click.option("--scene", type=int, default=None, metavar="ID",
+                     help="Only the chips of this scene (a chip pack); ids from `vaultmind scenes`."),
+        click.option("--lang", "langs", multiple=True, type=click.Choice(vaultmind.CHIP_LANGS),
+                     help="Only chips in this language (repeat for several)."),
+        click.option("--min-tokens", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Leave out chips shorter than this many tokens."),
+        click.option("--max-tokens", type=click.IntRange(min=1), default=None,
+                     help="Leave out chips longer than this many tokens."),
+        model_option,
+        state_dir_option,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@export.command("chips")
+@VAULT
+@click.option("--format", "formats", multiple=True, default=("all",), show_default=True,
+              type=click.Choice((*vaultmind.CHIP_FORMATS, "all")),
+              help="openai (chat JSONL), trl (Hugging Face conversational and prompt-completion Parquet), "
+                   "sharegpt and alpaca (with LLaMA-Factory's dataset_info.json), text (scene documents), "
+                   "canonical (every field, JSONL + Parquet) or all; repeat for several.")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the dataset into (with README.md dataset card and manifest.json).")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists (the old folder goes only once the new one is in place).")
+@chip_filter_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@json_option
+@user_errors
+def export_chips(vault: Path, formats: tuple[str, ...], out: Path, overwrite: bool, kinds: tuple[str, ...],
+                 scene: int | None, langs: tuple[str, ...], min_tokens: int, max_tokens: int | None,
+                 model: str | None, state_dir: Path | None, quiet: bool, as_json: bool) -> None:
+    """Export training chips: fine-tuning datasets made from the notes, each example with its
+    scene and its provenance (note, sha256, lines, dialogue turn UIDs). Private notes never
+    leave the vault; secrets are redacted; duplicates are removed; splits are by scene.
+
+    Example: vaultmind export chips ~/notes --format trl --format openai --out ~/chips
+    """
+    bar = _Bar(enabled=not quiet and not as_json and sys.stderr.isatty())
+    try:
+        result = vaultmind.export_chips(vault, out, formats=formats, overwrite=overwrite, kinds=kinds or None,
+                                        scene=scene, langs=langs or None, min_tokens=min_tokens,
+                                        max_tokens=max_tokens, model=model, state_dir=state_dir, progress=bar)
+    finally:
+        bar.close()
+    if as_json:
+        emit_json({"out": str(result.out), "files": list(result.files), "rows": result.rows, "lost": result.lost,
+                   "stats": {k: v for k, v in result.stats.items() if k not in ("dedup", "contamination")}})
+        return
+    stats = result.stats
+    click.echo(f"wrote {result.out}")
+    for kind, splits in stats["kinds"].items():
+        if splits:
+            click.echo(f"  {kind:<15} " + ", ".join(f"{n} {split}" for split, n in sorted(splits.items())))
+    dedup, privacy = stats["dedup"], stats["privacy"]
+    click.echo(f"  dedup: {dedup['exact_dropped']} exact and {dedup['near_dropped']} near duplicates dropped; "
+               f"privacy: {privacy['private_notes']} private notes left out, {privacy['secrets_found']} secrets "
+               f"found ({privacy['mode']}), {privacy['chips_dropped']} chips dropped")
+    for fmt, lost in result.lost.items():
+        for reason, n in lost.items():
+            if n:
+                click.echo(f"  {fmt}: {n} chips left out ({reason.replace('_', ' ')})")
+    if stats.get("stale_notes"):
+        click.echo(f"  {len(stats['stale_notes'])} notes changed since the last index were left out; "
+                   f"run: vaultmind index {vault}")
+    click.echo(f"  dataset card: {result.out / 'README.md'}")
+
+
+@main.command("chips")
+@VAULT
+@chip_filter_options
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many chips to show per kind.")
+@json_option
+@user_errors
+def chips_command(vault: Path, kinds: tuple[str, ...], scene: int | None, langs: tuple[str, ...], min_tokens: int,
+                  max_tokens: int | None, model: str | None, state_dir: Path | None, limit: int,
+                  as_json: bool) -> None:
+    """Preview training chips without writing anything: the first chips of each kind, with
+    their scene, source and split. --json prints the canonical records (vaultmind.chip/1).
+
+    Example: vaultmind chips ~/notes --kind dialogue -n 2
+    """
+    found = vaultmind.chips(vault, kinds=kinds or None, limit=limit, scene=scene, langs=langs or None,
+                            min_tokens=min_tokens, max_tokens=max_tokens, model=model, state_dir=state_dir)
+    if as_json:
+        emit_json([vaultmind.chip_record(c) for c in found])
+        return
+    if not found:
+        click.echo("no chips match")
+        return
+    for chip in found:
+        where = f"{chip.source.path}:{chip.source.line_start}-{chip.source.line_end}"
+        scene_text = f"scene {chip.scene.id} ({chip.scene.label})" if chip.scene.id is not None else "no scene"
+        click.echo(click.style(f"\n{chip.kind}", bold=True) + f"  {chip.split}  {chip.tokens} tokens  {scene_text}")
+        click.echo(f"  {where}  [{chip.chip_id}]")
+        if chip.text is not None:
+            click.echo(_indent(_shorten(chip.text, 600)))
+        for message in chip.messages:
+            click.echo(_indent(f"{message.role}: {_shorten(message.content, 400)}"))
+        if chip.probe is not None:
+            click.echo(f"  answer: {chip.probe.choices[chip.probe.answer]} (verified: {str(chip.probe.verified).lower()})")
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.split("\n"))
+
+
 if __name__ == "__main__":
     main()

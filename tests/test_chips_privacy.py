@@ -53,8 +53,7 @@ def make_chip(*, messages=(), text=None, probe=None, commentary=(), label="са�
     draft = Chip(chip_id="", kind=kind, lang="ru", source=ChipSource("a.md", "0" * 64, 1, 5),
                  scene=ChipScene(1, label, tuple(context)), messages=tuple(messages), text=text,
                  commentary=tuple(commentary), probe=probe, split="probe" if probe else "train")
-    digest = exact_hash(draft)
-    return replace(draft, chip_id=chip_id(kind, digest), exact_hash=digest)
+    return replace(draft, chip_id=chip_id(draft), exact_hash=exact_hash(draft))
 
 
 @pytest.mark.parametrize(("sentence", "secret", "kept"), PLANTED, ids=[p[1][:12] for p in PLANTED])

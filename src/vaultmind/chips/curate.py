@@ -12,7 +12,7 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from vaultmind.chips.record import CHAT_KINDS, content_of, exact_hash, normalised
+from vaultmind.chips.record import CHAT_KINDS, authored_of, exact_hash, normalised
 from vaultmind.types import Chip
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def deduplicate(chips: Sequence[Chip], *, threshold: float = 0.8, num_perm: int 
     `group_key`) of every cluster that spans several groups, dropped members included: pass them
     to `assign_splits(linked_groups=...)` so duplicates never straddle train and validation."""
     hashes = [exact_hash(c) for c in chips]
-    lengths = [len(normalised(content_of(c))) for c in chips]
+    lengths = [len(normalised(authored_of(c))) for c in chips]
     clusters, sketches, rep = _clusters(chips, hashes, threshold, num_perm, seed)
     kept: dict[int, Chip] = {}
     dropped: list[tuple[int, dict[str, Any]]] = []
@@ -130,7 +130,7 @@ def _clusters(chips: Sequence[Chip], hashes: list[str], threshold: float, num_pe
     first: dict[tuple[str, str], int] = {}
     rep = [first.setdefault((_pool(c), h), i) for i, (c, h) in enumerate(zip(chips, hashes))]
     reps = sorted(first.values())
-    shingled = ([s.encode("utf-8") for s in _shingles(content_of(chips[i]))] for i in reps)
+    shingled = ([s.encode("utf-8") for s in _shingles(authored_of(chips[i]))] for i in reps)
     sketches = dict(zip(reps, MinHash.generator(shingled, num_perm=num_perm, seed=seed)))
     parent: dict[Hashable, Hashable] = {i: i for i in reps}
     for pool in sorted({_pool(chips[i]) for i in reps}):

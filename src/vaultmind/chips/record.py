@@ -26,7 +26,7 @@ def normalised(text: str) -> str:
 
 def content_of(chip: Chip) -> str:
     """What a chip says, without the system context (which changes when scenes are relabelled):
-    the basis of its id and of duplicate detection."""
+    the basis of its id."""
     if chip.text is not None:
         return chip.text
     parts = [f"{m.role}: {m.content}" for m in chip.messages if m.role != "system"]
@@ -35,13 +35,24 @@ def content_of(chip: Chip) -> str:
     return "\n".join(parts)
 
 
+def authored_of(chip: Chip) -> str:
+    """What a chip teaches that vaultmind did not write: the basis of duplicate detection, so
+    the same answer under two generated questions counts as one. Probes are vaultmind's own
+    questions: all of their content counts."""
+    if chip.kind == "probe" or chip.text is not None:
+        return content_of(chip)
+    return "\n".join(f"{m.role}: {m.content}" for m in chip.messages
+                     if m.role != "system" and m.origin != "vaultmind")
+
+
 def exact_hash(chip: Chip) -> str:
-    return hashlib.sha256(normalised(content_of(chip)).encode("utf-8")).hexdigest()
+    return hashlib.sha256(normalised(authored_of(chip)).encode("utf-8")).hexdigest()
 
 
-def chip_id(kind: str, exact: str) -> str:
+def chip_id(chip: Chip) -> str:
     """Stable: the same content of the same kind keeps its id across runs and renames."""
-    return hashlib.sha256(f"{SCHEMA_VERSION}\n{kind}\n{exact}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(normalised(content_of(chip)).encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{SCHEMA_VERSION}\n{chip.kind}\n{digest}".encode()).hexdigest()[:24]
 
 
 def record(chip: Chip) -> dict[str, Any]:

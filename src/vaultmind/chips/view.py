@@ -116,8 +116,7 @@ def rehash(chip: Chip) -> Chip:
     """The chip with its exact hash and id recomputed from its content."""
     from dataclasses import replace
 
-    digest = exact_hash(chip)
-    return replace(chip, exact_hash=digest, chip_id=chip_id(chip.kind, digest))
+    return replace(chip, exact_hash=exact_hash(chip), chip_id=chip_id(chip))
 
 
 def build_view(notes: dict[str, Note], sha256: dict[str, str], sections: dict[str, tuple[Chunk, ...]],

@@ -83,7 +83,9 @@ def test_note_qa_answers_are_the_authors_sections_with_title_and_scene(sample) -
         assert "Релевантные заметки" not in chip.messages[-1].content
         system = chip.messages[0]
         assert system.role == "system" and ("\nNote: “" in system.content or "\nЗаметка: «" in system.content)
-    assert any(c.messages[1].content.startswith("What is “") for c in chips)
+    questions = {c.messages[1].content for c in chips}
+    assert "Tell me about “Folds” (from the note “bulk fermentation”)." in questions
+    assert "Tell me about “Bulk fermentation”." in questions  # the note's own title as its heading
 
 
 def test_link_rationale_is_the_authors_reason_for_one_link(sample) -> None:

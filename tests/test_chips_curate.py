@@ -209,3 +209,14 @@ def test_probe_choices_and_messages_count_as_probe_text() -> None:
     quoted = replace(chat(" ".join(words[0:20])), split="train")
     assert drop_contaminated([quoted], [probe])[0] == []
     assert drop_contaminated([quoted], [])[0] == [quoted]
+
+
+def test_a_small_vault_holds_out_one_scene_when_the_hash_holds_out_none() -> None:
+    chips = [make(f"scene {s} text {s}", scene=s) for s in range(1, 6)]
+    split = assign_splits(chips, validation_share=0.0001)  # one bucket in 10,000: no scene falls in it
+    held = [c.scene.id for c in split if c.split == "validation"]
+    assert len(held) == 1
+    assert held == [c.scene.id for c in assign_splits(list(reversed(chips)), validation_share=0.0001)
+                    if c.split == "validation"]
+    assert {c.split for c in assign_splits(chips, validation_share=0.0)} == {"train"}
+    assert {c.split for c in assign_splits(chips[:1], validation_share=0.0001)} == {"train"}  # one scene: nothing to hold out

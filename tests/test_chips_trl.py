@@ -24,17 +24,19 @@ transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 MAX_LENGTH = 256
-# ChatML with the assistant's turn (its end-of-turn token included) inside {% generation %}, so
-# TRL's `assistant_only_loss` can mask everything else; `add_generation_prompt` opens a reply.
+# ChatML as Phi-4 writes it (`<|im_start|>role<|im_sep|>content<|im_end|>`): a special token, not
+# "\n", ends the generation prompt, so the SentencePiece tokenizer cuts the prompt alone and the
+# prompt + completion at the same place. The assistant's turn, its end-of-turn token included,
+# is inside {% generation %}, so TRL's `assistant_only_loss` can mask everything else.
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'assistant' %}"
-    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+    "{{ '<|im_start|>assistant<|im_sep|>' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
     "{% else %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{{ '<|im_start|>' + message['role'] + '<|im_sep|>' + message['content'] + '<|im_end|>' }}"
     "{% endif %}"
     "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant<|im_sep|>' }}{% endif %}"
 )
 
 
@@ -73,8 +75,8 @@ def tokenizer():
     folder = tokenizer_dir()
     tok = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"),
                                                bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                               pad_token="<pad>", model_max_length=MAX_LENGTH)
-    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+                                               pad_token="<pad>")
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_sep|>", "<|im_end|>"]})
     tok.chat_template = CHAT_TEMPLATE
     return tok
 

@@ -185,7 +185,7 @@ def _contamination(stats: Mapping[str, Any]) -> str:
     if not contamination:
         return ""
     return ("## Contamination\n\n"
-            "Training chips sharing a long n-gram with a validation or probe chip are dropped.\n\n"
+            "Training chips sharing a long word n-gram with a probe are dropped, so probes test what was not trained on.\n\n"
             + _facts(contamination, {"ngram": "n-gram length", "dropped": "chips dropped"}))
 
 

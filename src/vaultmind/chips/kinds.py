@@ -110,10 +110,13 @@ def note_qa(view: View) -> Iterator[Chip]:
 
 def _concept_question(concept: str, title: str, lang: str) -> str:
     name = title_words(title)
-    same = concept.casefold() == name.casefold()
+    mine, theirs = {w.casefold() for w in words(concept)}, {w.casefold() for w in words(name)}
+    same = len(mine & theirs) >= 0.5 * len(mine | theirs)  # the note's own title as its first heading
     if lang == "ru":
-        return f"Что такое {quoted(concept, lang)}?" if same else f"Что такое {quoted(concept, lang)} — в контексте {quoted(name, lang)}?"
-    return f"What is {quoted(concept, lang)}?" if same else f"What is {quoted(concept, lang)}, in the context of {quoted(name, lang)}?"
+        return f"Расскажи про {quoted(concept, lang)}." if same else \
+            f"Расскажи про {quoted(concept, lang)} (из заметки {quoted(name, lang)})."
+    return f"Tell me about {quoted(concept, lang)}." if same else \
+        f"Tell me about {quoted(concept, lang)} (from the note {quoted(name, lang)})."
 
 
 # ---------------------------------------------------------------- link rationale

@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   index sample_vault/ and show what was found: search, scenes, blind spots
+#   make demo   index sample_vault/ and show what was found: search, scenes, blind spots, chips
 #   make test   run the test suite
 # Both create or refresh the virtual environment at .venv/ from the pinned requirements.
 
@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/vaultmind scenes sample_vault
 	$(BIN)/vaultmind scene sample_vault 1
 	$(BIN)/vaultmind blindspots sample_vault -n 3
+	$(BIN)/vaultmind chips sample_vault --kind dialogue --kind link_rationale -n 1
 
 test: $(STAMP)         ## everything, the real embedding models included (CI runs this)
 	$(BIN)/python -m pytest -q

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import vaultmind
-from vaultmind.chips.kinds import topic
+from vaultmind.chips.kinds import _answer, _reason, topic
 from vaultmind.cli import main
 
 from .conftest import SAMPLE_VAULT, SHARED, HashEmbedder, real_vault
@@ -73,6 +73,20 @@ def test_note_qa_takes_question_and_concept_headings_only() -> None:
     assert topic("Bulk fermentation") == ("Bulk fermentation", False)
     for organising in ("Sources", "Релевантные заметки", "Links", "2025-03-14", "14.03", "См. также", "Моё уточнение"):
         assert topic(organising) is None, organising
+
+
+def test_an_answer_drops_dataview_fields_and_a_task_list_is_no_answer() -> None:
+    assert _answer("context:: инструменты\nproblem:: диаграммы\nТекст автора про диаграммы.") == "Текст автора про диаграммы."
+    assert _answer("- [x] написать почему заметки - это граф ✅ 2024-12-07\n- [ ] ещё одно") == ""
+    assert _answer("Суть.\n\nРелевантные заметки:\n- [[A]] — почему") == "Суть."
+
+
+def test_a_link_reason_is_the_clause_of_its_link() -> None:
+    listed = "Дальше: [[Сцена]] (короткое определение), [[07_lora]] — можно ли научить сценам через адаптер, [[12_x]] — разметка."
+    assert _reason(listed, "[[07_lora]]") == "07_lora — можно ли научить сценам через адаптер"
+    assert _reason(listed, "[[Сцена]]") is None and _reason(listed, "[[12_x]]") is None  # too few words of their own
+    assert _reason("- [[a/Software  the Hard Parts|Software  the Hard Parts]]", "[[a/Software  the Hard Parts|Software  the Hard Parts]]") is None
+    assert _reason("- [[LTM_2]] — прямо раскрывает слепоты индустрии [^1].", "[[LTM_2]]") == "LTM_2 — прямо раскрывает слепоты индустрии."
 
 
 def test_note_qa_answers_are_the_authors_sections_with_title_and_scene(sample) -> None:

@@ -59,7 +59,7 @@ def sample_chips() -> list[Chip]:
                                                            msg("assistant", "В мае, после заморозков.")]),
         chip("note_qa", "validation", "en", "Garden.md", messages=[msg("user", "What grows in shade?", "vaultmind"),
                                                                    msg("assistant", "Ferns and hostas.")]),
-        chip("dialogue", "train", "mixed", "Chat.md", messages=[
+        chip("dialogue", "train", "ru", "Chat.md", messages=[
             SYSTEM, msg("user", "Привет"), msg("user", "Can you help with Python?"),
             msg("assistant", "Конечно.", "model", weight=0), msg("user", "Спасибо!"),
             msg("assistant", "Пожалуйста.", "model", weight=1), msg("user", "Пока")]),

@@ -23,7 +23,7 @@ from vaultmind.chips.view import ChipSettings, View, build_view, rehash
 from vaultmind.types import Chip, Chunk, Note, ResolvedLink, SceneMap
 
 CountTokens = Callable[[Sequence[str]], list[int]]
-LANGS = ("ru", "en", "mixed", "other")
+LANGS = ("ru", "en", "other")
 TRAINING_KINDS = tuple(k for k in KINDS if k != "probe")
 
 

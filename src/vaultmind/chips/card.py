@@ -14,7 +14,7 @@ from vaultmind.types import Chip
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
           (10_000_000, "1M<n<10M"))
-_LANGUAGES = {"ru": ("ru",), "en": ("en",), "mixed": ("ru", "en")}
+_LANGUAGES = {"ru": ("ru",), "en": ("en",)}
 _SPLIT_ORDER = ("train", "validation", "probe")
 
 

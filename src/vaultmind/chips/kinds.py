@@ -60,6 +60,8 @@ _NOT_A_TOPIC = {
 }
 # "My notes after the talk" is about the author's writing, not a concept.
 _FIRST_PERSON = re.compile(r"\b(my|mine|our|i|me|мой|моё|мое|моя|мои|наш|наша|наше|наши|я|мне)\b", re.I)
+_FIELD = re.compile(r"^[\s>*-]*[\w .-]+::")
+_TASK = re.compile(r"^\s*[-*+]\s+\[.\]")
 _LIST_MARKER = re.compile(r"^\s*(релевантные заметки|связанные заметки|relevant notes|related notes|see also|"
                           r"см\.? также|sources|источники)\s*:?\s*$", re.I | re.M)
 
@@ -78,9 +80,14 @@ def topic(heading: str) -> tuple[str, bool] | None:
 
 
 def _answer(text: str) -> str:
-    """A section's own words: the list of related notes that often closes it is cut off."""
+    """A section's own words: the list of related notes that often closes it is cut off, and
+    so are Dataview fields (`context:: …`); a section that is mostly a task list is no answer."""
     marker = _LIST_MARKER.search(text)
-    return (text[: marker.start()] if marker else text).strip()
+    lines = [line for line in (text[: marker.start()] if marker else text).split("\n") if not _FIELD.match(line)]
+    filled = [line for line in lines if line.strip()]
+    if filled and sum(bool(_TASK.match(line)) for line in filled) * 2 >= len(filled):
+        return ""
+    return "\n".join(lines).strip()
 
 
 def note_qa(view: View) -> Iterator[Chip]:
@@ -143,7 +150,7 @@ def link_rationales(view: View) -> Iterator[Chip]:
         if key in seen:
             continue
         seen.add(key)
-        other = title_words(view.titles[target]) if target in view.titles else link.link.target
+        other = title_words(view.titles[target]) if target in view.titles else link.link.target.rsplit("/", 1)[-1]
         lang = language(reason)
         a = quoted(title_words(view.titles[link.source]), lang)
         question = f"Как {a} связана с {quoted(other, lang)}?" if lang == "ru" else f"How does {a} relate to {quoted(other, lang)}?"
@@ -160,6 +167,7 @@ def _reason(sentence: str, original: str) -> str | None:
     """The author's words about one link: the whole sentence, or, when the sentence has several
     links ("[[A]] — why, [[B]] — why"), the comma- or semicolon-separated part around this one.
     None when fewer than four words are left besides the link."""
+    sentence, original = " ".join(sentence.split()), " ".join(original.split())  # the sentence is stored collapsed
     links = [m.group(0) for m in _ANY_LINK.finditer(sentence)]
     part = sentence
     if len(links) > 1:

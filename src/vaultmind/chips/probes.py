@@ -36,23 +36,39 @@ def _causal_sentences(view: View, path: str) -> list[tuple[str, str, int]]:
             if not match:
                 continue
             head, tail = sentence[: match.end()].strip(), sentence[match.end():].strip()
-            if len(words(head)) >= _MIN_SIDE_WORDS and len(words(tail)) >= _MIN_SIDE_WORDS:
+            if len(words(sentence[: match.start()])) >= _MIN_SIDE_WORDS and len(words(tail)) >= _MIN_SIDE_WORDS:
                 found.append((head, tail, section.line))
     return found
 
 
+def _tails(view: View, path: str) -> list[str]:
+    """Second halves of the note's longer sentences: a plausible wrong continuation."""
+    found = []
+    for section in view.sections[path]:
+        for sentence in sentences(section.text):
+            parts = sentence.split()
+            if len(parts) >= 2 * _MIN_SIDE_WORDS + 2:
+                found.append(" ".join(parts[len(parts) // 2:]))
+    return found
+
+
 def causal_cloze(view: View, held_out: Iterable[str]) -> Iterator[Chip]:
+    """The distractor is another cause/effect continuation from the same scene, else the second
+    half of another sentence of the scene."""
     notes = [p for p in held_out if p in view.notes]
     by_note = {p: _causal_sentences(view, p) for p in notes}
     for path in notes:
         scene = view.scene_of.get(path)
-        pool = [(tail, p) for p in notes for _h, tail, _l in by_note[p]
-                if view.scene_of.get(p) == scene and scene is not None]
+        if scene is None or not by_note[path]:
+            continue
+        others = [p for p in notes if view.scene_of.get(p) == scene]
+        causal = [tail for p in others for _h, tail, _l in by_note[p]]
+        plain_tails = [t for p in others if p != path for t in _tails(view, p)]
         for head, tail, line in sorted(by_note[path], key=lambda c: _rank(path, c[0]))[:_PER_NOTE]:
-            others = [t for t, p in pool if t != tail and (p != path or len(pool) < 3)]
-            if not others:
+            pool = [t for t in causal if t != tail] or [t for t in plain_tails if t != tail]
+            if not pool:
                 continue
-            distractor = min(others, key=lambda t: _rank(head, t))
+            distractor = min(pool, key=lambda t: _rank(head, t))
             choices = sorted([tail, distractor], key=lambda t: _rank(path, head, t))
             lang = language(head + " " + tail)
             ask = "Закончи мысль автора" if lang == "ru" else "Finish the author's thought"

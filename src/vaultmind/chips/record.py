@@ -148,7 +148,7 @@ SCHEMA: dict[str, Any] = {
                     "description": "Hash of the kind and the content without the system turn: stable across runs."},
         "schema_version": {"const": SCHEMA_VERSION},
         "kind": {"enum": list(KINDS)},
-        "lang": {"enum": ["ru", "en", "mixed", "other"]},
+        "lang": {"enum": ["ru", "en", "other"], "description": "The script most letters are in."},
         "messages": {
             "type": ["array", "null"],
             "minItems": 2,

@@ -44,16 +44,12 @@ def words(text: str) -> list[str]:
 
 
 def language(text: str) -> str:
-    """ru, en, mixed (both scripts, neither under a fifth of the letters) or other."""
+    """ru or en by the script most of the letters are in (the author mixes English terms into
+    Russian prose and back), other when there are no letters."""
     cyrillic, latin = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
-    letters = cyrillic + latin
-    if letters == 0:
+    if cyrillic == latin == 0:
         return "other"
-    if cyrillic / letters >= 0.8:
-        return "ru"
-    if latin / letters >= 0.8:
-        return "en"
-    return "mixed" if min(cyrillic, latin) / letters >= 0.2 else ("ru" if cyrillic > latin else "en")
+    return "ru" if cyrillic >= latin else "en"
 
 
 def sentences(text: str) -> list[str]:
@@ -79,6 +75,17 @@ def title_words(title: str) -> str:
     "варроа клещ"), the title itself when nothing else is left."""
     cleaned = title.lstrip("0123456789 _-.").replace("_", " ").strip()
     return cleaned or title
+
+
+def readable_title(note: Note) -> str:
+    """A note's name for a reader: its title, or for a Zettelkasten id ("202411151043") its first
+    alias, else its first top-level heading."""
+    if any(ch.isalpha() for ch in note.title):
+        return note.title
+    for name in (*note.aliases, *(h.text for h in note.headings if h.level == 1)):
+        if name.strip():
+            return plain(name.strip())
+    return note.title
 
 
 def safe_label(scene: Scene, public_titles: dict[str, str], public_text: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaultmind.chips.record import chip_id, exact_hash
-from vaultmind.chips.text import distinct, language, quoted, safe_label, safe_summary, title_words
+from vaultmind.chips.text import distinct, language, quoted, readable_title, safe_label, safe_summary, title_words
 from vaultmind.types import (
     Chip,
     ChipMessage,
@@ -127,7 +127,7 @@ def build_view(notes: dict[str, Note], sha256: dict[str, str], sections: dict[st
     kept_links = tuple(l for l in links if l.source in public
                        and (l.target_path is None or l.target_path in public))
     view = View(public, sha256, {p: sections.get(p, ()) for p in public}, kept_links, settings,
-                titles={p: n.title for p, n in public.items()})
+                titles={p: readable_title(n) for p, n in public.items()})
     neighbours: dict[str, list[str]] = defaultdict(list)
     for link in kept_links:
         if link.target_path and link.target_path != link.source:

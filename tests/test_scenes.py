@@ -347,3 +347,15 @@ def test_template_residue_does_not_shape_note_vectors(tmp_path: Path) -> None:
     kept = {(p, texts[int(i)]) for i, p in zip(ids, paths)}
     assert all("Bees" in t or "Sourdough" in t for p, t in kept if p in ("a.md", "b.md"))
     assert {p for p, _t in kept} == {"a.md", "b.md", "empty template.md"}  # nothing else: keep what there is
+
+
+def test_the_map_without_vectors_is_seeded_and_keeps_linked_notes_together() -> None:
+    paths = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)]
+    edges = {(p, q): 1.0 for group in ("a", "b") for p in paths if p[0] == group for q in paths if q[0] == group and p < q}
+    edges[("a0", "b0")] = 1.0
+    first, method = note_map(paths, None, edges, seed=3)
+    assert method == "spring" and first == note_map(paths, None, edges, seed=3)[0]
+    point = {p: np.array(first[p]) for p in paths}
+    inside = np.mean([np.linalg.norm(point[p] - point[q]) for (p, q) in edges if p[0] == q[0]])
+    across = np.mean([np.linalg.norm(point[p] - point[q]) for p in paths if p[0] == "a" for q in paths if q[0] == "b"])
+    assert inside < across / 2

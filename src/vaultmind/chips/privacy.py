@@ -6,6 +6,7 @@ the whole block. Nothing is verified against a service: the scan never touches t
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import Counter
@@ -53,6 +54,10 @@ _CONTACTS = {"email", "phone"}
 _MIN_UNQUOTED = 20  # shorter unquoted words are names and identifiers, not keys
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.")
 _LINE = re.compile(r"[^\r\n]+")
+# What a line needs for any plugin to fire: a keyword the keyword-based plugins look for (they all
+# need one of these words), a URL with credentials, a key block; or a long token (`_LONG_RUN`).
+_MAYBE_SECRET = re.compile(r"pass|pwd|secret|key|token|auth|cred|пароль|секрет|://|-----BEGIN", re.IGNORECASE)
+_LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]{10,}")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*-----")
 _KEY_BODY = re.compile(r"(?:\r?\n[ \t]*(?:[A-Za-z0-9+/=]+|[\w-]+:[^\r\n]*)[ \t]*)*")
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])")
@@ -129,29 +134,38 @@ def _scan(texts: Sequence[str], contacts: bool) -> list[list[Secret]]:
 
 
 def _credentials(text: str) -> list[Secret]:
+    spans = []
+    for match in _LINE.finditer(text):
+        offset, line = match.start(), match.group()
+        for kind, value in _line_findings(line):
+            places = [m.start() for m in re.finditer(re.escape(value), line)] if value else []
+            if not places:
+                log.warning("%s found but not located in its line; redacting the whole line", kind)
+                spans.append(Secret(kind, offset, offset + len(line)))
+            for start in places:
+                span = _widened(kind, text, line, offset, start, start + len(value))
+                if span is not None:
+                    spans.append(span)
+    return spans
+
+
+@functools.lru_cache(maxsize=65_536)
+def _line_findings(line: str) -> tuple[tuple[str, str], ...]:
+    """(type, value as reported) of every plugin finding in one line. Chips repeat the same lines
+    (a section is an answer and part of a scene document; a system turn is on every chip of a
+    note), so each distinct line is scanned once; a line with no word a plugin could match (no
+    long token with a digit, no keyword such as password/key/token, no URL) is not scanned."""
+    if not _MAYBE_SECRET.search(line) and not any(
+            len(run) >= _MIN_UNQUOTED or any(ch.isdigit() for ch in run) for run in _LONG_RUN.findall(line)):
+        return ()
     # The public `scan_line` names a file that makes the keyword plugin require quotes, and its
     # eager search lets the high-entropy plugins flag every word, so lines go through the same
     # per-line step `scan_file` uses (detect-secrets is pinned; tests cover this call).
     from detect_secrets.core.scan import _process_line_based_plugins
 
-    lines = [(m.start(), m.group()) for m in _LINE.finditer(text)]
-    scanned = [(n, _RUSSIAN.sub(lambda m: _RUSSIAN_KEYWORDS[m[0].lower()], line))
-               for n, (_, line) in enumerate(lines, 1)]
-    spans = []
-    for found in _process_line_based_plugins(scanned, _SCAN_AS):
-        offset, _ = lines[found.line_number - 1]
-        line = scanned[found.line_number - 1][1]
-        kind = _slug(found.type)
-        value = found.secret_value or ""
-        places = [m.start() for m in re.finditer(re.escape(value), line)] if value else []
-        if not places:
-            log.warning("%s found but not located in its line; redacting the whole line", kind)
-            spans.append(Secret(kind, offset, offset + len(line)))
-        for start in places:
-            span = _widened(kind, text, line, offset, start, start + len(value))
-            if span is not None:
-                spans.append(span)
-    return spans
+    scanned = _RUSSIAN.sub(lambda m: _RUSSIAN_KEYWORDS[m[0].lower()], line)
+    return tuple((_slug(found.type), found.secret_value or "")
+                 for found in _process_line_based_plugins([(1, scanned)], _SCAN_AS))
 
 
 def _unquoted_base64(text: str) -> list[Secret]:

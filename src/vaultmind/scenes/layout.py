@@ -56,13 +56,21 @@ def _umap(vectors: np.ndarray, seed: int, *, required: bool) -> np.ndarray | Non
 
 
 def _spring(paths: Sequence[str], edges: Mapping[tuple[str, str], float], seed: int) -> np.ndarray:
-    import networkx as nx
+    """Fruchterman–Reingold with igraph's grid variant: about a second for 10,000 notes, where
+    networkx's spring layout took minutes (a vault indexed without embeddings)."""
+    import random
 
-    graph = nx.Graph()
-    graph.add_nodes_from(paths)
-    graph.add_weighted_edges_from((a, b, w) for (a, b), w in edges.items() if a in graph and b in graph)
-    layout = nx.spring_layout(graph, weight="weight", seed=seed)
-    return np.array([layout[p] for p in paths])
+    import igraph
+
+    index = {p: i for i, p in enumerate(paths)}
+    pairs = [(index[a], index[b], w) for (a, b), w in edges.items() if a in index and b in index and a != b]
+    graph = igraph.Graph(n=len(paths), edges=[(a, b) for a, b, _w in pairs])
+    igraph.set_random_number_generator(random.Random(seed))  # the same vault gives the same map
+    try:
+        layout = graph.layout_fruchterman_reingold(weights=[w for _a, _b, w in pairs] or None, grid=len(paths) > 1000)
+    finally:
+        igraph.set_random_number_generator(random)
+    return np.array(layout.coords, dtype=float).reshape(len(paths), 2)
 
 
 def _scaled(paths: Sequence[str], points: np.ndarray) -> dict[str, tuple[float, float]]:

@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots retrieval scene-quality blindspot-quality clean
+.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips retrieval scene-quality blindspot-quality clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -52,6 +52,9 @@ bench-scenes: $(VENV)/.bench-installed  ## scene stage on the 10k-note vault, ha
 
 bench-blindspots: $(VENV)/.bench-installed  ## each blind-spot detector on the 10k-note vault, hashed vectors (~4 min)
 	$(BIN)/python -m benchmarks.run_blindspots --notes 10000 --repeat 3
+
+bench-chips: $(VENV)/.bench-installed  ## chip export (all formats) vs index --no-embed on the 10k-note vault (~N min)
+	$(BIN)/python -m benchmarks.run_chips --notes 10000 --repeat 3
 
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval

@@ -16,9 +16,9 @@ from typing import Any
 
 from vaultmind.chips.curate import assign_splits, deduplicate, drop_contaminated, group_key, split_summary
 from vaultmind.chips.kinds import dialogues, link_rationales, note_qa, scene_documents
-from vaultmind.chips.privacy import scrub_chip
+from vaultmind.chips.privacy import flagged, scrub_chips
 from vaultmind.chips.probes import causal_cloze, link_choice
-from vaultmind.chips.record import CHAT_KINDS, KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, content_of, from_record, record
+from vaultmind.chips.record import CHAT_KINDS, KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, from_record, record
 from vaultmind.chips.view import ChipSettings, View, build_view, rehash
 from vaultmind.types import Chip, Chunk, Note, ResolvedLink, SceneMap
 
@@ -84,17 +84,18 @@ def build_chips(data: ChipInput, settings: ChipSettings, curation: CurationSetti
     view = build_view(data.notes, data.sha256, data.sections, data.links, data.scenes, settings)
     found = [*dialogues(view), *note_qa(view), *link_rationales(view), *scene_documents(view, data.count_tokens)]
     secrets: Counter[str] = Counter()
-    found, dropped_secret = _scrub(found, curation, secrets)
+    suspects = _suspects(view, curation)
+    found, dropped_secret = _scrub(found, curation, secrets, suspects)
     found = _count(found, data)
     kept, duplicates, clusters = deduplicate(found, threshold=curation.near_threshold)
     kept = assign_splits(kept, validation_share=curation.validation_share, salt=curation.salt,
                          linked_groups=clusters)
-    held_out = [p for p in view.notes if _note_group(view, p) in
-                {group_key(c) for c in kept if c.split == "validation"}]
+    validation = {group_key(c) for c in kept if c.split == "validation"}
+    held_out = [p for p in view.notes if _note_group(view, p) in validation]
     probes: list[Chip] = []
     if settings.probes:
         probes = [*causal_cloze(view, held_out), *link_choice(view, held_out)]
-        probes, dropped_probe_secret = _scrub(probes, curation, secrets)
+        probes, dropped_probe_secret = _scrub(probes, curation, secrets, suspects)
         dropped_secret += dropped_probe_secret
         probes = _count(list({p.exact_hash: p for p in probes}.values()), data)
     kept, contaminated = drop_contaminated(kept, probes, n=curation.ngram)
@@ -136,10 +137,25 @@ def _note_group(view: View, path: str) -> str:
     return f"scene:{scene}" if scene is not None else f"note:{path}"
 
 
-def _scrub(chips: list[Chip], curation: CurationSettings, counts: Counter[str]) -> tuple[list[Chip], int]:
+def _suspects(view: View, curation: CurationSettings) -> set[str] | None:
+    """Notes in whose text the secret scan finds something: only their chips are scanned (every
+    chip string is a piece of some note's text or of a template filled with titles). None when a
+    title has a finding: titles travel to other notes' chips, so then every chip is scanned."""
+    titles = "\n".join(view.titles.values())
+    if flagged({"titles": titles}, contacts=curation.contacts):
+        return None
+    return flagged({p: n.text for p, n in view.notes.items()}, contacts=curation.contacts)
+
+
+def _scrub(chips: list[Chip], curation: CurationSettings, counts: Counter[str],
+           suspects: set[str] | None) -> tuple[list[Chip], int]:
     kept, dropped = [], 0
-    for chip in chips:
-        clean, found = scrub_chip(chip, mode=curation.secrets, contacts=curation.contacts)
+    scan_at = [i for i, c in enumerate(chips)
+               if suspects is None or not suspects.isdisjoint((c.source.path, *c.source.notes))]
+    results = dict(zip(scan_at, scrub_chips([chips[i] for i in scan_at], mode=curation.secrets,
+                                            contacts=curation.contacts)))
+    for i, chip in enumerate(chips):
+        clean, found = results.get(i, (chip, Counter()))
         counts.update(found)
         if clean is None:
             dropped += 1
@@ -149,9 +165,17 @@ def _scrub(chips: list[Chip], curation: CurationSettings, counts: Counter[str]) 
 
 
 def _count(chips: list[Chip], data: ChipInput) -> list[Chip]:
-    sizes = data.count_tokens([content_of(c) if c.text is not None else
-                               "\n".join(m.content for m in c.messages) for c in chips])
-    return [replace(c, tokens=n, tokenizer=data.tokenizer) for c, n in zip(chips, sizes)]
+    """Each chip's tokens: its text's, or the sum of its messages' (no chat template). Chips
+    share most of their strings (a system turn per note, a section as answer and in a scene
+    document), so each distinct string is counted once."""
+    strings = {s for c in chips for s in _parts(c)}
+    ordered = list(strings)
+    sizes = dict(zip(ordered, data.count_tokens(ordered)))
+    return [replace(c, tokens=sum(sizes[s] for s in _parts(c)), tokenizer=data.tokenizer) for c in chips]
+
+
+def _parts(chip: Chip) -> list[str]:
+    return [chip.text] if chip.text is not None else [m.content for m in chip.messages]
 
 
 __all__ = [

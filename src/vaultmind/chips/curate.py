@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import zlib
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -34,7 +35,7 @@ def deduplicate(chips: Sequence[Chip], *, threshold: float = 0.8, num_perm: int 
     Returns the kept chips (input order), one record per dropped chip, and the group keys (see
     `group_key`) of every cluster that spans several groups, dropped members included: pass them
     to `assign_splits(linked_groups=...)` so duplicates never straddle train and validation."""
-    hashes = [exact_hash(c) for c in chips]
+    hashes = [c.exact_hash or exact_hash(c) for c in chips]
     lengths = [len(normalised(authored_of(c))) for c in chips]
     clusters, sketches, rep = _clusters(chips, hashes, threshold, num_perm, seed)
     kept: dict[int, Chip] = {}
@@ -131,7 +132,7 @@ def _clusters(chips: Sequence[Chip], hashes: list[str], threshold: float, num_pe
     rep = [first.setdefault((_pool(c), h), i) for i, (c, h) in enumerate(zip(chips, hashes))]
     reps = sorted(first.values())
     shingled = ([s.encode("utf-8") for s in _shingles(authored_of(chips[i]))] for i in reps)
-    sketches = dict(zip(reps, MinHash.generator(shingled, num_perm=num_perm, seed=seed)))
+    sketches = dict(zip(reps, MinHash.generator(shingled, num_perm=num_perm, seed=seed, hashfunc=zlib.crc32)))
     parent: dict[Hashable, Hashable] = {i: i for i in reps}
     for pool in sorted({_pool(chips[i]) for i in reps}):
         members = [i for i in reps if _pool(chips[i]) == pool]

@@ -36,8 +36,8 @@ def dialogues(view: View) -> Iterator[Chip]:
 
 
 def _links_in(view: View, path: str, first: int, last: int) -> tuple[str, ...]:
-    return tuple(distinct(l.target_path or l.link.target for l in view.links
-                          if l.source == path and first <= l.link.line <= last and l.target_path != path))
+    return tuple(distinct(l.target_path or l.link.target for l in view.links_from.get(path, ())
+                          if first <= l.link.line <= last and l.target_path != path))
 
 
 # ---------------------------------------------------------------- note Q&A
@@ -197,8 +197,8 @@ def scene_documents(view: View, count: CountTokens) -> Iterator[Chip]:
             first = members[0]
             yield view.chip("scene_doc", first, text=text, lines=(1, view.notes[first].text.count("\n") + 1),
                             notes=tuple(members), scene=view.scene_for(first, context_notes=members[:10]),
-                            links=tuple(distinct(l.target_path for l in view.links
-                                                 if l.source in members and l.target_path in members)))
+                            links=tuple(distinct(l.target_path for p in members for l in view.links_from.get(p, ())
+                                                 if l.target_path in members)))
 
 
 def link_order(view: View, notes: Sequence[str]) -> list[str]:

@@ -6,11 +6,12 @@ the whole block. Nothing is verified against a service: the scan never touches t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from vaultmind.errors import ExportError
@@ -54,9 +55,14 @@ _CONTACTS = {"email", "phone"}
 _MIN_UNQUOTED = 20  # shorter unquoted words are names and identifiers, not keys
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.")
 _LINE = re.compile(r"[^\r\n]+")
-# What a line needs for any plugin to fire: a keyword the keyword-based plugins look for (they all
-# need one of these words), a URL with credentials, a key block; or a long token (`_LONG_RUN`).
-_MAYBE_SECRET = re.compile(r"pass|pwd|secret|key|token|auth|cred|пароль|секрет|://|-----BEGIN", re.IGNORECASE)
+# What a line needs for any plugin to fire: a word of the keyword plugin's deny list (the other
+# keyword-based plugins need one too, or a value of 20+ characters), a URL with credentials, a key
+# block; or a long token (`_LONG_RUN`: 20+ characters, or 10+ mixing letters and digits).
+_MAYBE_SECRET = re.compile(
+    r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|private_?key|client_?key|"
+    r"db_?pass|database_?pass|key_?pass|password|passwd|pwd|secret|contrase[ñn]a|пароль|секрет|"
+    r"://\S*@|PRIVATE KEY|PuTTY-User-Key-File", re.IGNORECASE)
+_DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
 _LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]{10,}")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*-----")
 _KEY_BODY = re.compile(r"(?:\r?\n[ \t]*(?:[A-Za-z0-9+/=]+|[\w-]+:[^\r\n]*)[ \t]*)*")
@@ -74,7 +80,15 @@ class Secret:
 
 def find_secrets(text: str, *, contacts: bool = False) -> list[Secret]:
     """The secrets in `text`, sorted and not overlapping; `contacts` adds e-mails and phones."""
-    return _scan([text], contacts)[0]
+    with _settings():
+        return _scan([text], contacts)[0]
+
+
+def flagged(texts: Mapping[str, str], *, contacts: bool = False) -> set[str]:
+    """The keys of the texts in which anything is found: chips made only from other texts need
+    no scan of their own (their strings are pieces of those texts and of vaultmind's templates)."""
+    with _settings():
+        return {key for key, text in texts.items() if any(_scan([text], contacts))}
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
@@ -90,8 +104,20 @@ def scrub_chip(chip: Chip, *, mode: str = "redact", contacts: bool = False) -> t
     """Scan every string a chip carries. `redact` returns the chip with each secret replaced
     (`redactions` grows by their number; hashes and id are left for the caller to recompute);
     `drop` returns None if anything was found. The counter counts secrets by type."""
+    return next(scrub_chips([chip], mode=mode, contacts=contacts))
+
+
+def scrub_chips(chips: Iterable[Chip], *, mode: str = "redact",
+                contacts: bool = False) -> Iterator[tuple[Chip | None, Counter[str]]]:
+    """`scrub_chip` for many chips, with detect-secrets set up once for all of them."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    with _settings():
+        for chip in chips:
+            yield _scrub(chip, mode, contacts)
+
+
+def _scrub(chip: Chip, mode: str, contacts: bool) -> tuple[Chip | None, Counter[str]]:
     texts: list[str] = []
     _map_strings(chip, lambda s: texts.append(s) or s)
     found = _scan(texts, contacts)
@@ -121,13 +147,18 @@ def _map_strings(chip: Chip, fn: Callable[[str], str]) -> Chip:
     )
 
 
-def _scan(texts: Sequence[str], contacts: bool) -> list[list[Secret]]:
+@contextlib.contextmanager
+def _settings() -> Iterator[None]:
+    # detect-secrets keeps its settings in a global, and setting them is slow: once per batch
     from detect_secrets.settings import transient_settings
 
-    # detect-secrets keeps its settings in a global: set them once for the whole batch.
     config = {"plugins_used": [{"name": name} for name in PLUGINS], "filters_used": [{"path": p} for p in FILTERS]}
     with transient_settings(config):
-        found = [_credentials(text) + _unquoted_base64(text) if text.strip() else [] for text in texts]
+        yield
+
+
+def _scan(texts: Sequence[str], contacts: bool) -> list[list[Secret]]:
+    found = [_credentials(text) if text.strip() else [] for text in texts]
     if contacts:
         found = [spans + _contacts(text) for spans, text in zip(found, texts)]
     return [_merged(spans) for spans in found]
@@ -137,7 +168,9 @@ def _credentials(text: str) -> list[Secret]:
     spans = []
     for match in _LINE.finditer(text):
         offset, line = match.start(), match.group()
-        for kind, value in _line_findings(line):
+        plugins, unquoted = _line_findings(line)
+        spans.extend(Secret(kind, offset + start, offset + end) for kind, start, end in unquoted)
+        for kind, value in plugins:
             places = [m.start() for m in re.finditer(re.escape(value), line)] if value else []
             if not places:
                 log.warning("%s found but not located in its line; redacting the whole line", kind)
@@ -150,22 +183,24 @@ def _credentials(text: str) -> list[Secret]:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _line_findings(line: str) -> tuple[tuple[str, str], ...]:
-    """(type, value as reported) of every plugin finding in one line. Chips repeat the same lines
+def _line_findings(line: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, int, int], ...]]:
+    """(type, value as reported) of every plugin finding in one line, and the unquoted
+    high-entropy words in it (type, start, end). Chips repeat the same lines
     (a section is an answer and part of a scene document; a system turn is on every chip of a
     note), so each distinct line is scanned once; a line with no word a plugin could match (no
     long token with a digit, no keyword such as password/key/token, no URL) is not scanned."""
     if not _MAYBE_SECRET.search(line) and not any(
-            len(run) >= _MIN_UNQUOTED or any(ch.isdigit() for ch in run) for run in _LONG_RUN.findall(line)):
-        return ()
+            len(run) >= _MIN_UNQUOTED or (_DIGIT.search(run) and _LETTER.search(run)) for run in _LONG_RUN.findall(line)):
+        return (), ()
     # The public `scan_line` names a file that makes the keyword plugin require quotes, and its
     # eager search lets the high-entropy plugins flag every word, so lines go through the same
     # per-line step `scan_file` uses (detect-secrets is pinned; tests cover this call).
     from detect_secrets.core.scan import _process_line_based_plugins
 
     scanned = _RUSSIAN.sub(lambda m: _RUSSIAN_KEYWORDS[m[0].lower()], line)
-    return tuple((_slug(found.type), found.secret_value or "")
-                 for found in _process_line_based_plugins([(1, scanned)], _SCAN_AS))
+    plugins = tuple((_slug(found.type), found.secret_value or "")
+                    for found in _process_line_based_plugins([(1, scanned)], _SCAN_AS))
+    return plugins, tuple((s.type, s.start, s.end) for s in _unquoted_base64(line))
 
 
 def _unquoted_base64(text: str) -> list[Secret]:

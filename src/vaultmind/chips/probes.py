@@ -84,7 +84,7 @@ def link_choice(view: View, held_out: Iterable[str], distractors: int = 3) -> It
             continue
         scene = view.scene_of[path]
         linked = set(view.neighbours.get(path, ()))
-        targets = [l.target_path for l in view.links if l.source == path and l.target_path
+        targets = [l.target_path for l in view.links_from.get(path, ()) if l.target_path
                    and l.target_path != path and view.scene_of.get(l.target_path) == scene]
         outside = [p for p, s in view.scene_of.items() if s != scene and p not in linked]
         if not targets or len(outside) < distractors:
@@ -97,7 +97,7 @@ def link_choice(view: View, held_out: Iterable[str], distractors: int = 3) -> It
         note = quoted(title_words(view.titles[path]), lang)
         question = (f"Какую из этих заметок автор связывает с {note}?" if lang == "ru"
                     else f"Which of these notes does the author connect to {note}?")
-        link_line = next(l.link.line for l in view.links if l.source == path and l.target_path == right)
+        link_line = next(l.link.line for l in view.links_from[path] if l.target_path == right)
         yield _probe(view, path, "link_choice", question, shown, choices.index(right), lang,
                      (link_line, link_line), notes=tuple(choices))
 

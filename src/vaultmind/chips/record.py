@@ -21,7 +21,9 @@ _SPACE = re.compile(r"\s+")
 
 def normalised(text: str) -> str:
     """Text as compared for duplicates: NFKC, case-folded, whitespace collapsed."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    if not unicodedata.is_normalized("NFKC", text):  # the check is much cheaper than the rewrite
+        text = unicodedata.normalize("NFKC", text)
+    return _SPACE.sub(" ", text.casefold()).strip()
 
 
 def content_of(chip: Chip) -> str:

@@ -61,6 +61,9 @@ class View:
     scenes: dict[int, SceneContext] = field(default_factory=dict)
     scene_of: dict[str, int] = field(default_factory=dict)
     neighbours: dict[str, list[str]] = field(default_factory=dict)
+    links_from: dict[str, list[ResolvedLink]] = field(default_factory=dict)
+    _context: dict[str, list[str]] = field(default_factory=dict)
+    _system: dict[tuple[str, str], ChipMessage | None] = field(default_factory=dict)
 
     # ------------------------------------------------------------ building a chip
 
@@ -73,11 +76,20 @@ class View:
 
     def context_notes(self, path: str, limit: int = 5) -> list[str]:
         """The notes linked with this one (either way), then the scene's central notes."""
-        scene = self.scenes.get(self.scene_of.get(path, -1))
-        central = list(scene.notes) if scene else []
-        return [p for p in distinct(self.neighbours.get(path, []) + central) if p != path][:limit]
+        if path not in self._context:
+            scene = self.scenes.get(self.scene_of.get(path, -1))
+            central = list(scene.notes[: limit + 1]) if scene else []
+            near = self.neighbours.get(path, [])[: limit + 1]
+            self._context[path] = [p for p in distinct(near + central) if p != path][:limit]
+        return self._context[path]
 
     def system_message(self, path: str, lang: str) -> ChipMessage | None:
+        """One per note and language, shared by its chips (a large vault makes ~100,000 chips)."""
+        if (path, lang) not in self._system:
+            self._system[path, lang] = self._make_system_message(path, lang)
+        return self._system[path, lang]
+
+    def _make_system_message(self, path: str, lang: str) -> ChipMessage | None:
         if not self.settings.system:
             return None
         scene_word, note_word, near_word, instruction = _SYSTEM["ru" if lang == "ru" else "en"]
@@ -129,11 +141,14 @@ def build_view(notes: dict[str, Note], sha256: dict[str, str], sections: dict[st
     view = View(public, sha256, {p: sections.get(p, ()) for p in public}, kept_links, settings,
                 titles={p: readable_title(n) for p, n in public.items()})
     neighbours: dict[str, list[str]] = defaultdict(list)
+    links_from: dict[str, list[ResolvedLink]] = defaultdict(list)
     for link in kept_links:
+        links_from[link.source].append(link)
         if link.target_path and link.target_path != link.source:
             neighbours[link.source].append(link.target_path)
             neighbours[link.target_path].append(link.source)
     view.neighbours = {p: distinct(ps) for p, ps in neighbours.items()}
+    view.links_from = dict(links_from)
     if scenes is not None:
         for scene in scenes.scenes:
             members = [p for p in scene.notes if p in public]

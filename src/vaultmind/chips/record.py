@@ -59,7 +59,6 @@ def chip_id(chip: Chip) -> str:
 
 def record(chip: Chip) -> dict[str, Any]:
     """The canonical JSON form of a chip."""
-    source = chip.source
     return {
         "chip_id": chip.chip_id,
         "schema_version": SCHEMA_VERSION,
@@ -72,17 +71,8 @@ def record(chip: Chip) -> dict[str, Any]:
             "type": chip.probe.type, "question": chip.probe.question, "choices": list(chip.probe.choices),
             "answer": chip.probe.answer, "verified": chip.probe.verified,
         },
-        "source": {
-            "path": source.path,
-            "note_sha256": source.note_sha256,
-            "line_start": source.line_start,
-            "line_end": source.line_end,
-            "turn_uids": list(source.turn_uids),
-            "timestamps": list(source.timestamps),
-            "ids": dict(source.ids),
-            "notes": list(source.notes),
-        },
-        "scene": {"id": chip.scene.id, "label": chip.scene.label, "context_notes": list(chip.scene.context_notes)},
+        "source": source_record(chip),
+        "scene": scene_record(chip),
         "links": list(chip.links),
         "tokens": {"count": chip.tokens, "tokenizer": chip.tokenizer},
         "dedup": {"exact_hash": chip.exact_hash, "near_cluster": chip.near_cluster, "canonical": chip.canonical},
@@ -90,6 +80,17 @@ def record(chip: Chip) -> dict[str, Any]:
         "privacy": {"redactions": chip.redactions},
         "build": {"vaultmind_version": chip.vaultmind_version, "settings_hash": chip.settings_hash},
     }
+
+
+def source_record(chip: Chip) -> dict[str, Any]:
+    source = chip.source
+    return {"path": source.path, "note_sha256": source.note_sha256, "line_start": source.line_start,
+            "line_end": source.line_end, "turn_uids": list(source.turn_uids), "timestamps": list(source.timestamps),
+            "ids": dict(source.ids), "notes": list(source.notes)}
+
+
+def scene_record(chip: Chip) -> dict[str, Any]:
+    return {"id": chip.scene.id, "label": chip.scene.label, "context_notes": list(chip.scene.context_notes)}
 
 
 def from_record(data: dict[str, Any]) -> Chip:

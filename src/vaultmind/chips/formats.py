@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultmind.chips.card import Config, render_card
-from vaultmind.chips.record import CHAT_KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, dumps, record, scene_record, source_record
+from vaultmind.chips.record import CHAT_KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, record, scene_record, source_record
 from vaultmind.errors import ExportError
 from vaultmind.types import Chip, ChipMessage
 
@@ -160,8 +160,9 @@ def _write_rows(tmp: Path, config: str, rows: dict[str, list[tuple[Chip, dict]]]
         path = DATA_FILES[config].format(split)
         lines = path.endswith(".jsonl")
         counts[split] = (_jsonl if lines else _json_list)(tmp / path, [row for _, row in pairs])
+        name = Path(path).name
         for i, (chip, _) in enumerate(pairs):
-            provenance.append({"file": Path(path).name, **({"line": i + 1} if lines else {"index": i}),
+            provenance.append({"file": name, **({"line": i + 1} if lines else {"index": i}),
                                "chip_id": chip.chip_id, "kind": chip.kind,
                                "source": source_record(chip), "scene": scene_record(chip)})
     _jsonl(tmp / config / "provenance.jsonl", provenance)
@@ -361,14 +362,16 @@ def _canonical_schema(ids: Any) -> Any:
 
 def _jsonl(path: Path, rows: Any) -> int:
     """One JSON object a line, written as they come; no rows, no file. Returns the number of rows."""
+    import orjson  # an export of a large vault is hundreds of MB of JSON: the stdlib encoder took most of it
+
     count = 0
     handle = None
     try:
         for row in rows:
             if handle is None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                handle = path.open("w", encoding="utf-8")
-            handle.write(dumps(row) + "\n")
+                handle = path.open("wb")
+            handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
             count += 1
     finally:
         if handle is not None:
@@ -377,8 +380,16 @@ def _jsonl(path: Path, rows: Any) -> int:
 
 
 def _json_list(path: Path, rows: list[dict[str, Any]]) -> int:
+    """A JSON list, one row a line (LLaMA-Factory reads `.json` files as one list)."""
+    import orjson
+
     if rows:
-        _json(path, rows)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            handle.write(b"[\n")
+            for i, row in enumerate(rows):
+                handle.write(orjson.dumps(row) + (b",\n" if i + 1 < len(rows) else b"\n"))
+            handle.write(b"]\n")
     return len(rows)
 
 

@@ -55,15 +55,18 @@ _CONTACTS = {"email", "phone"}
 _MIN_UNQUOTED = 20  # shorter unquoted words are names and identifiers, not keys
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.")
 _LINE = re.compile(r"[^\r\n]+")
-# What a line needs for any plugin to fire: a word of the keyword plugin's deny list (the other
+# What a text needs for any plugin to fire: a word of the keyword plugin's deny list (the other
 # keyword-based plugins need one too, or a value of 20+ characters), a URL with credentials, a key
-# block; or a long token (`_LONG_RUN`: 20+ characters, or 10+ mixing letters and digits).
-_MAYBE_SECRET = re.compile(
-    r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|private_?key|client_?key|"
-    r"db_?pass|database_?pass|key_?pass|password|passwd|pwd|secret|contrase[ñn]a|пароль|секрет|"
-    r"://\S*@|PRIVATE KEY|PuTTY-User-Key-File", re.IGNORECASE)
-_DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
-_LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]{10,}")
+# block; or a long token (20+ characters, or 10+ mixing letters and digits). Plain substring tests
+# on the lower-cased text: a regex alternation of these words ran at a few MB/s.
+_DENY = ("api_key", "apikey", "auth_key", "authkey", "service_key", "servicekey", "account_key", "accountkey",
+         "db_key", "dbkey", "database_key", "databasekey", "priv_key", "privkey", "private_key", "privatekey",
+         "client_key", "clientkey", "db_pass", "dbpass", "database_pass", "databasepass", "key_pass", "keypass",
+         "password", "passwd", "pwd", "secret", "contraseña", "contrasena", "пароль", "секрет",
+         "private key", "putty-user-key-file")
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]{20,}")
+_DIGIT_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]*\d[A-Za-z0-9_\-+/=.:]*")
+_LETTER = re.compile(r"[A-Za-z]")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*-----")
 _KEY_BODY = re.compile(r"(?:\r?\n[ \t]*(?:[A-Za-z0-9+/=]+|[\w-]+:[^\r\n]*)[ \t]*)*")
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])")
@@ -165,6 +168,8 @@ def _scan(texts: Sequence[str], contacts: bool) -> list[list[Secret]]:
 
 
 def _credentials(text: str) -> list[Secret]:
+    if not _maybe(text):  # most notes: nothing any plugin could match, decided in C in one pass
+        return []
     spans = []
     for match in _LINE.finditer(text):
         offset, line = match.start(), match.group()
@@ -182,6 +187,14 @@ def _credentials(text: str) -> list[Secret]:
     return spans
 
 
+def _maybe(text: str) -> bool:
+    """Whether any plugin could fire on `text` (see `_DENY`)."""
+    low = text.lower()
+    if any(word in low for word in _DENY) or ("://" in low and "@" in low) or _TOKEN_RUN.search(text):
+        return True
+    return any(len(run) >= 10 and _LETTER.search(run) for run in _DIGIT_RUN.findall(text))
+
+
 @functools.lru_cache(maxsize=65_536)
 def _line_findings(line: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, int, int], ...]]:
     """(type, value as reported) of every plugin finding in one line, and the unquoted
@@ -189,8 +202,7 @@ def _line_findings(line: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[
     (a section is an answer and part of a scene document; a system turn is on every chip of a
     note), so each distinct line is scanned once; a line with no word a plugin could match (no
     long token with a digit, no keyword such as password/key/token, no URL) is not scanned."""
-    if not _MAYBE_SECRET.search(line) and not any(
-            len(run) >= _MIN_UNQUOTED or (_DIGIT.search(run) and _LETTER.search(run)) for run in _LONG_RUN.findall(line)):
+    if not _maybe(line):
         return (), ()
     # The public `scan_line` names a file that makes the keyword plugin require quotes, and its
     # eager search lets the high-entropy plugins flag every word, so lines go through the same

@@ -4,7 +4,6 @@ content hashes that identify and deduplicate chips. Every export format is deriv
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from typing import Any
@@ -126,10 +125,6 @@ def _message(message: ChipMessage) -> dict[str, Any]:
     if message.weight is not None:
         out["weight"] = message.weight
     return out
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=False)
 
 
 _STR = {"type": "string"}

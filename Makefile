@@ -53,7 +53,7 @@ bench-scenes: $(VENV)/.bench-installed  ## scene stage on the 10k-note vault, ha
 bench-blindspots: $(VENV)/.bench-installed  ## each blind-spot detector on the 10k-note vault, hashed vectors (~4 min)
 	$(BIN)/python -m benchmarks.run_blindspots --notes 10000 --repeat 3
 
-bench-chips: $(VENV)/.bench-installed  ## chip export (all formats) vs index --no-embed on the 10k-note vault (~N min)
+bench-chips: $(VENV)/.bench-installed  ## chip export (all formats) vs index --no-embed on the 10k-note vault (~7 min)
 	$(BIN)/python -m benchmarks.run_chips --notes 10000 --repeat 3
 
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model

@@ -594,7 +594,7 @@ def export_chips(vault: Path, formats: tuple[str, ...], out: Path, overwrite: bo
                f"found ({privacy['mode']}), {privacy['chips_dropped']} chips dropped")
     for fmt, lost in result.lost.items():
         for reason, n in lost.items():
-            if n:
+            if n and reason not in ("not_chat", "not_document"):  # other kinds, not losses
                 click.echo(f"  {fmt}: {n} chips left out ({reason.replace('_', ' ')})")
     if stats.get("stale_notes"):
         click.echo(f"  {len(stats['stale_notes'])} notes changed since the last index were left out; "

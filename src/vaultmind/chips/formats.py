@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from vaultmind.chips.arrow import ParquetBatches, canonical_schema, parquet as _parquet, row_schemas
 from vaultmind.chips.card import Config, render_card
 from vaultmind.chips.record import CHAT_KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, record, scene_record, source_record
 from vaultmind.errors import ExportError
@@ -283,11 +284,11 @@ def _write_text(chips: Sequence[Chip], tmp: Path) -> Written:
 def _write_canonical(chips: Sequence[Chip], tmp: Path) -> Written:
     import pyarrow as pa
 
-    schema = _canonical_schema(pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())])))
+    schema = canonical_schema(pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())])))
     counts = {}
     for split, members in _by_split(chips, SPLITS).items():
         records = (record(c) for c in members)  # one pass: each record to both files, a batch at a time
-        with _ParquetBatches(tmp / f"canonical/{split}.parquet", schema) as table:
+        with ParquetBatches(tmp / f"canonical/{split}.parquet", schema) as table:
             counts[split] = _jsonl(tmp / f"canonical/{split}.jsonl", (table.add(_paired_ids(r)) or r for r in records))
     return {"canonical": (counts, Counter())}
 
@@ -309,55 +310,6 @@ _WRITERS: dict[str, Callable[[Sequence[Chip], Path], Written]] = {
     "openai": _write_openai, "trl": _write_trl, "sharegpt": _write_sharegpt, "alpaca": _write_alpaca,
     "text": _write_text, "canonical": _write_canonical,
 }
-
-
-def row_schemas() -> dict[str, Any]:
-    """The Arrow schema of each dataset config's rows: written as such to Parquet, declared in
-    the card for the JSON files so that `datasets` casts them instead of guessing."""
-    import pyarrow as pa
-
-    text, number = pa.string(), pa.int64()
-    chat = pa.list_(pa.struct([("role", text), ("content", text)]))
-    meta = [("chip_id", text), ("kind", text), ("lang", text), ("scene_id", number), ("scene_label", text),
-            ("source_path", text), ("note_sha256", text), ("tokens", number)]
-    return {
-        "openai": pa.schema([("messages", pa.list_(pa.struct([("role", text), ("content", text),
-                                                               ("weight", number)])))]),
-        "trl": pa.schema([("messages", chat), *meta]),
-        "trl_prompt_completion": pa.schema([("prompt", chat), ("completion", chat), *meta]),
-        "sharegpt": pa.schema([("conversations", pa.list_(pa.struct([("from", text), ("value", text)]))),
-                               ("system", text), ("chip_id", text)]),
-        "alpaca": pa.schema([(name, text) for name in ("instruction", "input", "output", "system")]),
-        "text": pa.schema([("text", text)]),
-        "canonical": _canonical_schema(pa.json_()),  # in JSON Lines `source.ids` stays an object
-        "probes": pa.schema([("chip_id", text), ("type", text), ("question", text), ("choices", pa.list_(text)),
-                             ("answer", number), ("verified", pa.bool_()), ("source_path", text),
-                             ("scene_id", number)]),
-    }
-
-
-def _canonical_schema(ids: Any) -> Any:
-    """The canonical record field for field; a message's missing weight is null."""
-    import pyarrow as pa
-
-    text, number, strings = pa.string(), pa.int64(), pa.list_(pa.string())
-    return pa.schema([
-        ("chip_id", text), ("schema_version", text), ("kind", text), ("lang", text),
-        ("messages", pa.list_(pa.struct([("role", text), ("content", text), ("origin", text), ("weight", number)]))),
-        ("text", text),
-        ("commentary", pa.list_(pa.struct([("after_turn", number), ("text", text), ("line", number)]))),
-        ("probe", pa.struct([("type", text), ("question", text), ("choices", strings), ("answer", number),
-                             ("verified", pa.bool_())])),
-        ("source", pa.struct([("path", text), ("note_sha256", text), ("line_start", number), ("line_end", number),
-                              ("turn_uids", strings), ("timestamps", strings), ("ids", ids), ("notes", strings)])),
-        ("scene", pa.struct([("id", number), ("label", text), ("context_notes", strings)])),
-        ("links", strings),
-        ("tokens", pa.struct([("count", number), ("tokenizer", text)])),
-        ("dedup", pa.struct([("exact_hash", text), ("near_cluster", text), ("canonical", pa.bool_())])),
-        ("split", text),
-        ("privacy", pa.struct([("redactions", number)])),
-        ("build", pa.struct([("vaultmind_version", text), ("settings_hash", text)])),
-    ])
 
 
 def _jsonl(path: Path, rows: Any) -> int:
@@ -401,55 +353,6 @@ def _json(path: Path, data: Any) -> None:
 def _write_table(tmp: Path, config: str, rows: dict[str, list[dict[str, Any]]]) -> Rows:
     schema = row_schemas()[config]
     return {split: _parquet(tmp / DATA_FILES[config].format(split), schema, members) for split, members in rows.items()}
-
-
-def _parquet(path: Path, schema: Any, rows: Any) -> int:
-    with _ParquetBatches(path, schema) as table:
-        for row in rows:
-            table.add(row)
-    return table.count
-
-
-class _ParquetBatches:
-    """Rows to a Parquet file a batch at a time (a large vault's rows never sit in memory all at
-    once); no rows, no file."""
-
-    BATCH = 4096
-
-    def __init__(self, path: Path, schema: Any) -> None:
-        self.path, self.schema = path, schema
-        self.rows: list[dict[str, Any]] = []
-        self.writer: Any = None
-        self.count = 0
-
-    def __enter__(self) -> _ParquetBatches:
-        return self
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        self.count += 1
-        if len(self.rows) >= self.BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if not self.rows:
-            return
-        if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.path, self.schema)
-        self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
-        self.rows = []
-
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
-        try:
-            if kind is None:
-                self._flush()
-        finally:
-            if self.writer is not None:
-                self.writer.close()
 
 
 def _sha256(path: Path) -> str:

@@ -483,7 +483,7 @@ def build_chip_set(
         if scene is not None and (known is None or all(s.id != scene for s in known.scenes)):
             raise SceneNotFound(scene, tuple(s.id for s in known.scenes) if known else ())
         report("chips: reading", 0, 1)
-        data = pipeline.chip_input(store, root, settings, counter or token_counter())
+        data = pipeline.chip_input(store, root, counter or token_counter())
     chosen = {name: getattr(settings, name) for name in _CHIP_SETTINGS}
     digest = hashlib.sha256(json.dumps({"schema": CHIP_SCHEMA_VERSION, "settings": chosen, "model": model_id,
                                         "filters": [filters.kinds, filters.scene, filters.langs, min_tokens, max_tokens]},

@@ -564,7 +564,7 @@ def blindspot_input(store: Store, model_id: str, *, dismissed: frozenset[str] = 
 _WHOLE_SECTIONS = 10**9  # chips want each heading section whole, not cut to a model's window
 
 
-def chip_input(store: Store, vault: Path, config: Config, counter: TokenCounter) -> ChipInput:
+def chip_input(store: Store, vault: Path, counter: TokenCounter) -> ChipInput:
     """The chip stage's inputs: every parsed note, the sha256 of each note file that still
     matches the index (a note edited since is left out: its provenance would be wrong), whole
     heading sections, links and the current scenes."""

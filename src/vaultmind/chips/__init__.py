@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vaultmind.chips.curate import assign_splits, deduplicate, drop_contaminated, group_key, split_summary
-from vaultmind.chips.kinds import dialogues, link_rationales, note_qa, scene_documents
+from vaultmind.chips.curate import assign_splits, deduplicate, drop_contaminated, group_key, group_of, split_summary
+from vaultmind.chips.kinds import CountTokens, dialogues, link_rationales, note_qa, scene_documents
 from vaultmind.chips.privacy import flagged, scrub_chips
 from vaultmind.chips.probes import causal_cloze, link_choice
 from vaultmind.chips.record import CHAT_KINDS, KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, from_record, record
 from vaultmind.chips.view import ChipSettings, View, build_view, rehash
 from vaultmind.types import Chip, Chunk, Note, ResolvedLink, SceneMap
 
-CountTokens = Callable[[Sequence[str]], list[int]]
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 LANGS = ("ru", "en", "other")
 TRAINING_KINDS = tuple(k for k in KINDS if k != "probe")
@@ -93,7 +91,7 @@ def build_chips(data: ChipInput, settings: ChipSettings, curation: CurationSetti
     kept = assign_splits(kept, validation_share=curation.validation_share, salt=curation.salt,
                          linked_groups=clusters)
     validation = {group_key(c) for c in kept if c.split == "validation"}
-    held_out = [p for p in view.notes if _note_group(view, p) in validation]
+    held_out = [p for p in view.notes if group_of(view.scene_of.get(p), p) in validation]
     probes: list[Chip] = []
     if settings.probes:
         probes = [*causal_cloze(view, held_out), *link_choice(view, held_out)]
@@ -132,11 +130,6 @@ def build_chips(data: ChipInput, settings: ChipSettings, curation: CurationSetti
         "scenes": len(view.scenes),
     }
     return ChipSet(chosen, stats)
-
-
-def _note_group(view: View, path: str) -> str:
-    scene = view.scene_of.get(path)
-    return f"scene:{scene}" if scene is not None else f"note:{path}"
 
 
 def _suspects(view: View, curation: CurationSettings) -> set[str] | None:

@@ -65,7 +65,12 @@ def deduplicate(chips: Sequence[Chip], *, threshold: float = 0.8, num_perm: int 
 
 def group_key(chip: Chip) -> str:
     """What a split is decided for: the chip's scene, or its note when it is in no scene."""
-    return f"scene:{chip.scene.id}" if chip.scene.id is not None else f"note:{chip.source.path}"
+    return group_of(chip.scene.id, chip.source.path)
+
+
+def group_of(scene: int | None, path: str) -> str:
+    """The split group of a note: its scene, or the note itself when it is in no scene."""
+    return f"scene:{scene}" if scene is not None else f"note:{path}"
 
 
 def assign_splits(chips: Sequence[Chip], *, validation_share: float = 0.1, salt: str = "vaultmind",

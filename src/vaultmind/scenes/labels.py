@@ -13,10 +13,12 @@ import functools
 import heapq
 import math
 import re
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 TITLE_WEIGHT = 3  # a note's title names its concept, so its words count three times
 SOLO_PENALTY = 0.5  # a term from one note of a bigger scene describes that note, not the scene
@@ -239,45 +241,139 @@ def _summary(notes: Sequence[SceneText], weights: Mapping[str, float]) -> str:
     return _cut(best_text or _clean_display(central[0].title))
 
 
-def label_scenes(groups: Mapping[int, Sequence[SceneText]], *, terms: int = 4) -> dict[int, SceneLabel]:
-    """Class-based TF-IDF over each group's own text (every group is one class; all groups
-    given together so IDF sees the whole vault)."""
-    if terms < 1:
-        raise ValueError(f"terms must be at least 1, got {terms}")
-    counts: dict[int, Counter[str]] = {}
-    note_freq: dict[int, Counter[str]] = {}
-    vault: Counter[str] = Counter()
-    shown_as: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    for gid, notes in groups.items():
-        group, seen_in = counts.setdefault(gid, Counter()), note_freq.setdefault(gid, Counter())
-        for note in notes:
-            note_keys: set[str] = set()
-            for weight, part in ((TITLE_WEIGHT, note.title), (1, note.text)):
-                # counting distinct chunks first keeps the per-token work in C
-                for chunk, n in Counter(_chunks(part)).items():
-                    for key, form in _terms_of(chunk):
-                        group[key] += weight * n
-                        shown_as[key][form] += weight * n
-                        note_keys.add(key)
-            seen_in.update(note_keys)
-        vault.update(group)
-    display = {k: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for k, c in shown_as.items()}
-    avg = sum(vault.values()) / max(sum(1 for c in counts.values() if c), 1)
-    labels: dict[int, SceneLabel] = {}
-    for gid, notes in groups.items():
-        group = counts[gid]
-        if not group:  # nothing to count: the central note's title names the scene
+@dataclass(frozen=True, slots=True)
+class NoteTerms:
+    """One note's term counts (title words × TITLE_WEIGHT) as ids of a `Labeller`'s
+    vocabulary: distinct term keys and their counts, distinct (key, shown form) pairs and
+    theirs. A scene's c-TF-IDF counts are the sum of its notes' counts."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+    forms: np.ndarray
+    form_counts: np.ndarray
+    total: int
+
+
+class Labeller:
+    """Labels groups of notes with c-TF-IDF terms and a summary sentence, keeping each note's
+    term counts between calls: a note is counted again only when its title or text changed,
+    so labelling a few changed scenes in a big vault costs little more than counting their
+    changed notes."""
+
+    def __init__(self) -> None:
+        self._key_id: dict[str, int] = {}
+        self._keys: list[str] = []
+        self._form_id: dict[tuple[int, str], int] = {}
+        self._forms: list[str] = []
+        self._forms_of_key: list[list[int]] = []
+        self._notes: dict[str, tuple[str, str, NoteTerms]] = {}
+
+    def terms_of(self, note: SceneText) -> NoteTerms:
+        """The note's term counts, counted again only when its title or text changed."""
+        cached = self._notes.get(note.path)
+        if cached is not None and cached[0] == note.title and cached[1] == note.text:
+            return cached[2]
+        counted = self._count(note.title, note.text)
+        self._notes[note.path] = (note.title, note.text, counted)
+        return counted
+
+    def forget(self, paths: Iterable[str]) -> None:
+        """Drop the counts of notes that are gone."""
+        for path in paths:
+            self._notes.pop(path, None)
+
+    def label(self, groups: Mapping[int, Sequence[SceneText]], *, terms: int = 4,
+              only: Iterable[int] | None = None) -> dict[int, SceneLabel]:
+        """Class-based TF-IDF over each group's own text (every group is one class; all groups
+        given together so IDF sees the whole vault). With `only`, label just those groups
+        (still against all of them)."""
+        if terms < 1:
+            raise ValueError(f"terms must be at least 1, got {terms}")
+        counted = {gid: [self.terms_of(note) for note in notes] for gid, notes in groups.items()}
+        every = [t for notes in counted.values() for t in notes]
+        vault = self._sum([t.keys for t in every], [t.counts for t in every], len(self._keys))
+        shown = self._sum([t.forms for t in every], [t.form_counts for t in every], len(self._forms))
+        filled = sum(1 for notes in counted.values() if any(t.total for t in notes))
+        avg = int(vault.sum()) / max(filled, 1)
+        wanted = groups if only is None else [gid for gid in only if gid in groups]
+        return {gid: self._label(groups[gid], counted[gid], vault, shown, avg, terms) for gid in wanted}
+
+    def _count(self, title: str, text: str) -> NoteTerms:
+        keys: Counter[int] = Counter()
+        forms: Counter[int] = Counter()
+        for weight, part in ((TITLE_WEIGHT, title), (1, text)):
+            # counting distinct chunks first keeps the per-token work in C
+            for chunk, n in Counter(_chunks(part)).items():
+                for key, form in _terms_of(chunk):
+                    key_id = self._key(key)
+                    keys[key_id] += weight * n
+                    forms[self._form(key_id, form)] += weight * n
+        return NoteTerms(np.fromiter(keys.keys(), np.int64, len(keys)), np.fromiter(keys.values(), np.int64, len(keys)),
+                         np.fromiter(forms.keys(), np.int64, len(forms)),
+                         np.fromiter(forms.values(), np.int64, len(forms)), sum(keys.values()))
+
+    def _key(self, key: str) -> int:
+        key_id = self._key_id.get(key)
+        if key_id is None:
+            key_id = self._key_id[key] = len(self._keys)
+            self._keys.append(key)
+            self._forms_of_key.append([])
+        return key_id
+
+    def _form(self, key_id: int, form: str) -> int:
+        form_id = self._form_id.get((key_id, form))
+        if form_id is None:
+            form_id = self._form_id[(key_id, form)] = len(self._forms)
+            self._forms.append(form)
+            self._forms_of_key[key_id].append(form_id)
+        return form_id
+
+    @staticmethod
+    def _sum(ids: list[np.ndarray], counts: list[np.ndarray], size: int) -> np.ndarray:
+        """Summed counts per id (an int array of `size`)."""
+        if not ids:
+            return np.zeros(size, dtype=np.int64)
+        summed = np.bincount(np.concatenate(ids), weights=np.concatenate(counts), minlength=size)
+        return summed.astype(np.int64)  # sums of small ints: exact in float64
+
+    def _display(self, key_id: int, shown: np.ndarray) -> str:
+        """A term's commonest form in the labelled notes (ties: the first alphabetically)."""
+        options = [f for f in self._forms_of_key[key_id] if shown[f] > 0]
+        return self._forms[min(options, key=lambda f: (-int(shown[f]), self._forms[f]))]
+
+    def _label(self, notes: Sequence[SceneText], counted: Sequence[NoteTerms], vault: np.ndarray, shown: np.ndarray,
+               avg: float, terms: int) -> SceneLabel:
+        if not any(t.total for t in counted):  # nothing to count: the central note's title names the scene
             title = _by_centrality(notes)[0].title if notes else ""
-            labels[gid] = SceneLabel(tuple(_WORDS.findall(title)[:terms]), _cut(_clean_display(title)))
-            continue
-        total, solo = sum(group.values()), len(notes) >= 3
-        penalty = {k: SOLO_PENALTY for k, n in note_freq[gid].items() if n == 1} if solo else {}
-        idf = {k: math.log(1 + avg / vault[k]) for k in group}
-        scored = [(n / total * idf[k] * penalty.get(k, 1.0), k) for k, n in group.items()]
-        ranked = heapq.nsmallest(terms * 2, scored, key=lambda s: (-s[0], display[s[1]], s[1]))
-        chosen: dict[str, float] = {}
+            return SceneLabel(tuple(_WORDS.findall(title)[:terms]), _cut(_clean_display(title)))
+        group = self._sum([t.keys for t in counted], [t.counts for t in counted], len(self._keys))
+        seen_in = np.bincount(np.concatenate([t.keys for t in counted]), minlength=len(self._keys))
+        present = np.flatnonzero(group)
+        total, solo = int(group.sum()), len(notes) >= 3
+        scored = []
+        for k, n, seen, in_vault in zip(present.tolist(), group[present].tolist(), seen_in[present].tolist(),
+                                        vault[present].tolist()):
+            penalty = SOLO_PENALTY if solo and seen == 1 else 1.0
+            scored.append((n / total * math.log(1 + avg / in_vault) * penalty, k))
+        display: dict[int, str] = {}
+
+        def order(item: tuple[float, int]) -> tuple[float, str, str]:
+            if item[1] not in display:
+                display[item[1]] = self._display(item[1], shown)
+            return -item[0], display[item[1]], self._keys[item[1]]
+
+        # the best `terms * 2` by (score, display form, key): only ties at the cut need a form
+        cut = heapq.nlargest(terms * 2, (score for score, _k in scored))[-1]
+        ranked = sorted((item for item in scored if item[0] >= cut), key=order)[: terms * 2]
+        chosen: dict[int, float] = {}
         for score, key in ranked:  # keys are distinct; a display form is shown once
             if len(chosen) < terms and all(display[key] != display[k] for k in chosen):
                 chosen[key] = score
-        labels[gid] = SceneLabel(tuple(display[k] for k in chosen), _summary(notes, chosen))
-    return labels
+        summary = _summary(notes, {self._keys[k]: score for k, score in chosen.items()})
+        return SceneLabel(tuple(display[k] for k in chosen), summary)
+
+
+def label_scenes(groups: Mapping[int, Sequence[SceneText]], *, terms: int = 4) -> dict[int, SceneLabel]:
+    """Class-based TF-IDF over each group's own text (every group is one class; all groups
+    given together so IDF sees the whole vault)."""
+    return Labeller().label(groups, terms=terms)

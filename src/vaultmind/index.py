@@ -67,6 +67,14 @@ class VectorIndex:
         faiss = _faiss()
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
+    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of every entry, duplicates included, in the index's own order: what
+        a consistency check compares with the stored vectors."""
+        if not self.size:
+            return self.ids(), np.zeros((0, self.dim), dtype=np.float32)
+        inner = _faiss().downcast_index(self._index.index)
+        return self.ids(), inner.reconstruct_n(0, self.size)
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),

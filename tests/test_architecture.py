@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "vaultmind"
 FOUNDATION = {"types", "errors", "config"}
 STAGES = {"files", "markdown", "parse", "resolve", "store", "graph", "embed", "index", "scenes", "blindspots", "chips"}
 EXTRA_ALLOWED = {"parse": {"markdown"}}
-ORCHESTRATORS = {"pipeline", "api", "watch"}  # may use any stage
+ORCHESTRATORS = {"pipeline", "api", "watch", "consistency"}  # may use any stage
 PUBLIC_ONLY = {"cli"}  # the public API and nothing else
 HEAVY = {"torch", "sentence_transformers", "faiss", "streamlit", "watchdog", "transformers", "datasets", "trl",
          "pyarrow", "datasketch", "detect_secrets", "huggingface_hub", "tokenizers"}

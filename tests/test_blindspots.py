@@ -15,7 +15,7 @@ import vaultmind
 from vaultmind.blindspots import EXPLANATIONS, KINDS, PREFIX
 from vaultmind.cli import main
 from vaultmind.config import Config
-from vaultmind.store import Store
+from vaultmind.store import SCHEMA_VERSION, Store
 
 from .conftest import SAMPLE_VAULT
 
@@ -129,7 +129,7 @@ def test_accepting_keeps_the_finding_and_a_new_verdict_replaces_the_old(vault: P
     assert run("dismiss", str(vault), spot.id)[0] == 0
     assert [v for v, s, _ in vaultmind.feedback(vault)] == ["dismissed"]
     with Store.open(vault / ".vaultmind") as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == SCHEMA_VERSION
 
 
 def test_unknown_finding_is_a_clear_error(vault: Path) -> None:

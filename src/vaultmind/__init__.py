@@ -23,6 +23,10 @@ from vaultmind.api import (
     scene_map,
     scene_report,
     search,
+    verify,
+    watch,
+    watch_service,
+    watch_status,
     write_report_note,
 )
 from vaultmind.chips import KINDS as CHIP_KINDS, LANGS as CHIP_LANGS, SCHEMA as CHIP_SCHEMA, ChipSet
@@ -31,6 +35,7 @@ from vaultmind.chips.formats import FORMATS as CHIP_FORMATS, ExportResult
 from vaultmind.config import SETTINGS, Config, Setting, load_config
 from vaultmind.errors import (
     ConfigError,
+    DaemonRunning,
     FindingNotFound,
     ExportError,
     ModelError,
@@ -52,6 +57,8 @@ from vaultmind.types import (
     ChipScene,
     ChipSource,
     Chunk,
+    Difference,
+    BatchInfo,
     IndexSummary,
     Link,
     Note,
@@ -66,7 +73,9 @@ from vaultmind.types import (
     SceneReport,
     SearchHit,
     Turn,
+    SceneUpdate,
     Warning,
+    WatchStatus,
 )
 
 __version__ = "0.1.0"
@@ -103,9 +112,17 @@ __all__ = [
     "Config",
     "Embedder",
     "ConfigError",
+    "Difference",
     "ExportError",
     "GraphMetrics",
     "IndexSummary",
+    "BatchInfo",
+    "WatchStatus",
+    "SceneUpdate",
+    "DaemonRunning",
+    "watch",
+    "watch_service",
+    "watch_status",
     "Link",
     "ModelError",
     "NotEmbedded",
@@ -139,4 +156,5 @@ __all__ = [
     "scene_map",
     "scene_report",
     "search",
+    "verify",
 ]

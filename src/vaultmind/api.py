@@ -9,6 +9,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import numpy as np
 
 from vaultmind import graph as link_graph_stage
 from vaultmind import pipeline
+from vaultmind import watch as watch_stage
 from vaultmind.config import Config, load_config, state_dir_for
 from vaultmind.chips import (
     KINDS as CHIP_KINDS,
@@ -45,7 +49,8 @@ from vaultmind.errors import (
 from vaultmind.graph import GraphMetrics
 from vaultmind.resolve import Resolver, fold
 from vaultmind.store import STORE_FILE, Store
-from vaultmind.types import BlindSpot, Chip, IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning
+from vaultmind.consistency import verify_store
+from vaultmind.types import BlindSpot, Chip, Difference, IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning, WatchStatus
 
 GRAPH_FORMATS = ("json", "graphml", "gexf")
 
@@ -66,17 +71,21 @@ def index(
     embedder: Embedder | None = None,
     progress: pipeline.Progress | None = None,
     config: Config | None = None,
+    wait: float = 0.0,
 ) -> IndexSummary:
     """Index `vault` (incrementally when a store exists) and return what was done. Unless
     `embed` is False, also chunk and embed new text with `model` (or the given `embedder`);
-    unless `scenes` is False, find scenes again when anything changed."""
+    unless `scenes` is False, find scenes again when anything changed. Raises
+    `DaemonRunning` while `vaultmind watch` keeps this store up to date; waits up to `wait`
+    seconds for another writer (`StoreError` after that)."""
     root = pipeline.check_vault(Path(vault))
     settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None,
                                       "workers": workers, "model": model, "embed": embed, "scenes": scenes})
     if settings.embed and embedder is None:
         embedder = LazyModel(settings.model)
     scene_model = _model(settings, embedder).model_id
-    return pipeline.index_vault(root, settings, progress, embedder if settings.embed else None, scene_model)
+    return pipeline.index_vault(root, settings, progress, embedder if settings.embed else None, scene_model,
+                                wait=wait)
 
 
 def _open(vault: str | Path, state_dir: str | Path | None, config: Config | None) -> Store:
@@ -92,6 +101,19 @@ def doctor(vault: str | Path, *, state_dir: str | Path | None = None, config: Co
     """Every warning the last index recorded, by file."""
     with _open(vault, state_dir, config) as store:
         return store.warnings()
+
+
+def verify(vault: str | Path, *, state_dir: str | Path | None = None, model: str | None = None,
+           config: Config | None = None) -> list[Difference]:
+    """Every difference between the store and a fresh full index of the vault's files as they
+    are now, [] when there is none: files, notes, parses, links, tags, aliases, warnings,
+    chunks, and the vectors and faiss index of `model` (see `vaultmind.consistency`). Takes the
+    store's writer lock while it runs; the store itself is only read."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
+    if not (state_dir_for(root, settings) / STORE_FILE).exists():
+        raise NotIndexed(str(vault))
+    return verify_store(root, settings, _model(settings, None).model_id)
 
 
 def find_note(store: Store, name: str) -> str:
@@ -549,3 +571,61 @@ def _vaultmind_version() -> str:
         return importlib.metadata.version("vaultmind")
     except importlib.metadata.PackageNotFoundError:  # run from a source tree without installing
         return "0+unknown"
+
+
+# ---------------------------------------------------------------- the sync daemon
+
+
+def watch(
+    vault: str | Path,
+    *,
+    state_dir: str | Path | None = None,
+    model: str | None = None,
+    embed: bool | None = None,
+    scenes: bool | None = None,
+    embedder: Embedder | None = None,
+    stop: threading.Event | None = None,
+    ready: threading.Event | None = None,
+    config: Config | None = None,
+    log_file: bool = False,
+    signals: bool = False,
+) -> None:
+    """Keep the store of `vault` fresh until `stop` is set: scan once, then index each batch
+    of file changes as it settles and bring scenes up to date when the vault is quiet (see
+    `vaultmind.watch`). `ready` is set once the first scan is done. With `log_file`, the log
+    also goes to STATE_DIR/watch.log (rotated); with `signals` (main thread only), SIGINT and
+    SIGTERM stop it. Raises `DaemonRunning` when another daemon already watches this store."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model,
+                                      "embed": embed, "scenes": scenes})
+    if settings.embed and embedder is None:
+        embedder = LazyModel(settings.model)
+    scene_model = _model(settings, embedder).model_id
+    stop = stop or threading.Event()
+    if signals:
+        watch_stage.stop_on_signals(stop)
+    handler = watch_stage.log_to_file(state_dir_for(root, settings)) if log_file else None
+    try:
+        watch_stage.Daemon(root, settings, embedder if settings.embed else None, scene_model, stop).run(ready)
+    finally:
+        if handler is not None:
+            logging.getLogger("vaultmind").removeHandler(handler)
+            handler.close()
+
+
+def watch_status(vault: str | Path, *, state_dir: str | Path | None = None, config: Config | None = None) -> WatchStatus:
+    """Whether `vaultmind watch` runs for this vault's store, and what it did last."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None})
+    directory = state_dir_for(root, settings)
+    if not (directory / STORE_FILE).exists():
+        return watch_stage.status(directory, None)
+    with Store.open(directory) as store:
+        return watch_stage.status(directory, store)
+
+
+def watch_service(vault: str | Path, kind: str | None = None, args: tuple[str, ...] = ()) -> str:
+    """The text of a systemd user unit (`systemd`, default on Linux) or a launchd agent
+    (`launchd`, default on macOS) that runs `vaultmind watch VAULT`; nothing is installed."""
+    root = pipeline.check_vault(Path(vault))
+    return watch_stage.service_file(root, kind or ("launchd" if sys.platform == "darwin" else "systemd"), args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import wraps
@@ -113,13 +114,16 @@ class _Bar:
 @click.option("--no-embed", is_flag=True, help="Skip chunking and embedding (links, tags and the graph only).")
 @click.option("--no-scenes", is_flag=True, help="Do not find scenes now (`vaultmind scenes` finds them on demand).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--wait", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for another index of the same store to finish.")
 @json_option
 @user_errors
 def index(vault: Path, state_dir: Path | None, workers: int | None, model: str | None, no_embed: bool,
-          no_scenes: bool, quiet: bool, as_json: bool) -> None:
+          no_scenes: bool, quiet: bool, wait: float, as_json: bool) -> None:
     """Index VAULT: read every note, resolve links, embed new text, update the store.
 
-    Incremental: unchanged notes are neither parsed nor embedded again.
+    Incremental: unchanged notes are neither parsed nor embedded again. While `vaultmind
+    watch` runs for the same store it keeps the store fresh, and index says so and exits 1.
 
     Example: vaultmind index ~/notes
     """
@@ -127,7 +131,7 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
     try:
         summary = vaultmind.index(vault, state_dir=state_dir, workers=workers, model=model,
                                   embed=False if no_embed else None, scenes=False if no_scenes else None,
-                                  progress=bar)
+                                  progress=bar, wait=wait)
     finally:
         bar.close()
     if as_json:
@@ -151,7 +155,51 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
         click.echo(f"  see the warnings with: vaultmind doctor {vault}")
 
 
-# ------------------------------------------------------------------ doctor
+# ------------------------------------------------------------------ watch, status
+
+
+@main.command()
+@VAULT
+@state_dir_option
+@model_option
+@click.option("--no-embed", is_flag=True, help="Keep links, tags and the graph fresh, without embedding.")
+@click.option("--no-scenes", is_flag=True, help="Do not keep scenes fresh.")
+@click.option("--print-service", "service", type=click.Choice(["systemd", "launchd", "auto"]), default=None,
+              help="Print a systemd user unit (Linux) or launchd agent (macOS) that runs this command at "
+                   "login, and exit; nothing is installed.")
+@user_errors
+def watch(vault: Path, state_dir: Path | None, model: str | None, no_embed: bool, no_scenes: bool,
+          service: str | None) -> None:
+    """Keep the index of VAULT fresh while you write: scan once, then index every change as it settles.
+
+    Notes, links, vectors and the vector index follow each batch of changes within about a
+    second; scenes and blind spots follow after a quiet spell (`watch_scene_delay`). One
+    daemon per store; `vaultmind index` stands aside while it runs. Stop it with Ctrl-C or
+    SIGTERM: it stops at the next safe point and exits 0. Log: STATE_DIR/watch.log.
+
+    Example: vaultmind watch ~/notes
+    """
+    if service is not None:
+        args = tuple(a for flag, a in ((no_embed, "--no-embed"), (no_scenes, "--no-scenes")) if flag)
+        args += ("--state-dir", str(state_dir.expanduser().resolve())) if state_dir else ()
+        args += ("--model", model) if model else ()
+        click.echo(vaultmind.watch_service(vault, None if service == "auto" else service, args), nl=False)
+        return
+    _log_to_stderr()
+    click.echo(f"watching {vault} (Ctrl-C to stop)", err=True)
+    vaultmind.watch(vault, state_dir=state_dir, model=model, embed=False if no_embed else None,
+                    scenes=False if no_scenes else None, log_file=True, signals=True)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("vaultmind")
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+               for h in logger.handlers + logging.getLogger().handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
 
 
 @main.command()
@@ -159,11 +207,63 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
 @state_dir_option
 @json_option
 @user_errors
-def doctor(vault: Path, state_dir: Path | None, as_json: bool) -> None:
-    """List every warning from the last index, grouped by file.
+def status(vault: Path, state_dir: Path | None, as_json: bool) -> None:
+    """Say whether `vaultmind watch` runs for VAULT and what it did last.
 
-    Example: vaultmind doctor ~/notes
+    Example: vaultmind status ~/notes
     """
+    info = vaultmind.watch_status(vault, state_dir=state_dir)
+    if as_json:
+        emit_json(asdict(info))
+        return
+    if info.running:
+        click.echo(f"vaultmind watch is running: pid {info.pid}, since {_when(info.since)}; {info.state}")
+        click.echo(f"  queue: {info.queue} paths waiting; notes: {info.notes}")
+        click.echo(f"  stale: {', '.join(info.stale) if info.stale else 'nothing'}")
+    else:
+        last = f" (last run: pid {info.pid}, started {_when(info.since)})" if info.pid else ""
+        click.echo(f"vaultmind watch is not running{last}; notes: {info.notes}")
+    if info.last_batch:
+        b = info.last_batch
+        what = "full scan" if b.full_scan else "batch"
+        click.echo(f"  last {what}: {_when(b.at)}, {b.files} files in {b.seconds:.2f} s "
+                   f"({b.parsed} parsed, {b.removed} removed, {b.embedded} embedded)")
+    if info.last_scenes:
+        s = info.last_scenes
+        how = "incrementally" if s.incremental else "in full"
+        click.echo(f"  scenes: {s.scenes}, updated {how} at {_when(s.at)} in {s.seconds:.2f} s")
+    if info.last_error:
+        click.echo(f"  last error ({_when(info.error_at)}): {info.last_error}")
+    click.echo(f"  log: {info.log}")
+
+
+def _when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "?"
+
+
+# ------------------------------------------------------------------ doctor
+
+
+@main.command()
+@VAULT
+@state_dir_option
+@click.option("--verify", is_flag=True,
+              help="Check that the store equals a fresh full index of the files; exit 1 and list the "
+                   "differences when it does not.")
+@model_option
+@json_option
+@user_errors
+def doctor(vault: Path, state_dir: Path | None, verify: bool, model: str | None, as_json: bool) -> None:
+    """List every warning from the last index, grouped by file; with --verify, check the store
+    against a fresh full index of the files instead (--model: whose vectors to check).
+
+    Example: vaultmind doctor ~/notes --verify
+    """
+    if verify:
+        _verify(vault, state_dir, model, as_json)
+        return
+    if model is not None:
+        raise click.UsageError("--model goes with --verify")
     warnings = vaultmind.doctor(vault, state_dir=state_dir)
     if as_json:
         emit_json([asdict(w) for w in warnings])
@@ -180,6 +280,38 @@ def doctor(vault: Path, state_dir: Path | None, as_json: bool) -> None:
         click.echo(f"  {w.code}{where}: {w.message}")
     files = len({w.path for w in warnings})
     click.echo(f"{len(warnings)} warnings in {files} files")
+
+
+_SHOWN_PER_TABLE = 20  # a stale store can differ in thousands of rows; --json lists them all
+
+
+def _verify(vault: Path, state_dir: Path | None, model: str | None, as_json: bool) -> None:
+    """`doctor --verify`: the differences (all of them with --json), a summary, exit 1 if any."""
+    differences = vaultmind.verify(vault, state_dir=state_dir, model=model)
+    if as_json:
+        emit_json([asdict(d) for d in differences])
+    else:
+        _print_differences(differences)
+    if differences:
+        sys.exit(1)
+
+
+def _print_differences(differences: list[vaultmind.Difference]) -> None:
+    """Differences by table (the first few of each), then one line of counts per table."""
+    if not differences:
+        click.echo("The store equals a fresh full index of the files.")
+        return
+    by_table: dict[str, list[vaultmind.Difference]] = {}
+    for d in differences:
+        by_table.setdefault(d.table, []).append(d)
+    for table, items in by_table.items():
+        click.echo(table)
+        for d in items[:_SHOWN_PER_TABLE]:
+            click.echo(f"  {d.key}\n    expected: {d.expected}\n    found:    {d.found}")
+        if len(items) > _SHOWN_PER_TABLE:
+            click.echo(f"  … and {len(items) - _SHOWN_PER_TABLE} more in {table} (--json lists them all)")
+    counts = ", ".join(f"{table} {len(items)}" for table, items in by_table.items())
+    click.echo(f"{len(differences)} differences from a fresh full index: {counts}")
 
 
 # ------------------------------------------------------------------ note

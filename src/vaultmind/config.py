@@ -192,6 +192,31 @@ SETTINGS: tuple[Setting, ...] = (
         "License named in the exported dataset card (an SPDX id such as cc-by-4.0, or other).",
     ),
     Setting(
+        "watch_debounce",
+        0.3,
+        "vaultmind watch: seconds without a file event before a batch of changes is indexed.",
+    ),
+    Setting(
+        "watch_max_wait",
+        5.0,
+        "vaultmind watch: the longest a change waits while events keep coming (a long sync).",
+    ),
+    Setting(
+        "watch_scene_delay",
+        10.0,
+        "vaultmind watch: seconds without a change before scenes (and so blind spots) are brought up to date.",
+    ),
+    Setting(
+        "watch_rescan",
+        600.0,
+        "vaultmind watch: seconds between full scans while idle, which catch changes whose events were lost (0: never).",
+    ),
+    Setting(
+        "watch_lock_wait",
+        600.0,
+        "vaultmind watch: how long a batch waits for another writer (e.g. doctor --verify) before it is retried.",
+    ),
+    Setting(
         "seed",
         42,
         "Random seed for community detection and the 2-D map: the same vault gives the same scenes.",
@@ -238,6 +263,11 @@ class Config:
     chip_secrets: str = "redact"
     chip_contacts: bool = False
     chip_license: str = "other"
+    watch_debounce: float = 0.3
+    watch_max_wait: float = 5.0
+    watch_scene_delay: float = 10.0
+    watch_rescan: float = 600.0
+    watch_lock_wait: float = 600.0
     seed: int = 42
 
     def with_overrides(self, **overrides: Any) -> Config:

@@ -51,6 +51,16 @@ class StoreError(VaultmindError):
     """The store cannot be opened or written (locked, corrupt, read-only, too new)."""
 
 
+class DaemonRunning(VaultmindError):
+    """`vaultmind watch` keeps this store up to date, so a one-off writer stands aside."""
+
+    def __init__(self, state_dir: str, holder: str) -> None:
+        super().__init__(
+            f"vaultmind watch is running for this store ({state_dir}: {holder}) and keeps it up to date; "
+            "`vaultmind status VAULT` shows what it is doing, stop it to index by hand"
+        )
+
+
 class ConfigError(VaultmindError):
     """A setting has a bad value or `vaultmind.toml` cannot be read."""
 

@@ -98,9 +98,10 @@ class VaultListing:
     warnings: list[Warning]
 
 
-def walk_vault(vault: Path, rules: IgnoreRules) -> VaultListing:
+def walk_vault(vault: Path, rules: IgnoreRules, start: str = "") -> VaultListing:
     """Every file Obsidian would show, sorted by path. Dot-files and dot-folders are skipped,
-    as Obsidian does; symlinked folders are followed once (a loop gets a warning)."""
+    as Obsidian does; symlinked folders are followed once (a loop gets a warning). With
+    `start` (a vault-relative folder), only what is inside that folder."""
     files: list[NoteFile] = []
     excluded: list[str] = []
     warnings: list[Warning] = []
@@ -145,9 +146,40 @@ def walk_vault(vault: Path, rules: IgnoreRules) -> VaultListing:
                 continue
             files.append(NoteFile(path, file_kind(path), stat.st_size, stat.st_mtime_ns))
 
-    visit(root, "", False)
+    start = start.strip("/")
+    if start and _hidden(start):
+        return VaultListing([], [], [])
+    visit(root / start if start else root, start, bool(start) and rules.ignored(start))
     files.sort(key=lambda f: f.path)
     return VaultListing(files, sorted(excluded), warnings)
+
+
+def _hidden(path: str) -> bool:
+    return any(part.startswith(".") for part in path.split("/"))
+
+
+def stat_path(vault: Path, path: str, rules: IgnoreRules) -> tuple[str, NoteFile | None]:
+    """What one vault-relative path is now, as `walk_vault` would see it: ("file", the
+    file), ("excluded", None) for a file Obsidian is told to exclude, ("folder", None), or
+    ("absent", None) for a path that is gone, hidden (a dot-file, or in a dot-folder or the
+    state folder) or not a regular file."""
+    if not path or _hidden(path):
+        return "absent", None
+    full = vault / path
+    try:
+        real = os.path.realpath(full)
+        if any(real == d or real.startswith(d + os.sep) for d in rules.skip_dirs):
+            return "absent", None
+        stat = full.stat()
+    except OSError:
+        return "absent", None
+    if os.path.isdir(full):
+        return "folder", None
+    if not os.path.isfile(full):
+        return "absent", None
+    if rules.ignored(path):
+        return "excluded", None
+    return "file", NoteFile(path, file_kind(path), stat.st_size, stat.st_mtime_ns)
 
 
 def read_text(vault: Path, path: str, max_bytes: int) -> ReadResult:
@@ -162,7 +194,9 @@ def read_text(vault: Path, path: str, max_bytes: int) -> ReadResult:
         return ReadResult(None, None, (Warning(path, "unreadable", "is a folder, not a file"),))
     except OSError as e:
         return ReadResult(None, None, (Warning(path, "unreadable", f"cannot read: {e.strerror or e}"),))
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    # A canvas and a note with the same bytes must not share a parse (the cache is keyed by
+    # this hash), so a canvas's bytes are hashed under their own personalisation.
+    digest = hashlib.blake2b(data, digest_size=16, person=b"canvas" if file_kind(path) == "canvas" else b"").hexdigest()
     text, warnings = decode_note(path, data, max_bytes)
     return ReadResult(text, digest, tuple(warnings))
 

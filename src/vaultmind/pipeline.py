@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import json
 import logging
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -29,13 +32,15 @@ from vaultmind import files as vault_files
 from vaultmind.config import Config, state_dir_for
 from vaultmind.chips import ChipInput
 from vaultmind.embed import Embedder, TokenCounter, chunk_note, embedding_text, note_vectors
-from vaultmind.errors import VaultNotFound
+from vaultmind.embed.vectors import note_means
+from vaultmind.errors import DaemonRunning, VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
 from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
-from vaultmind.resolve import Resolver
+from vaultmind.resolve import Resolver, link_name, path_names
 from vaultmind.blindspots import BlindSpotInput, LinkRow
 from vaultmind.scenes import CENTRAL, SCENES_VERSION, SceneInput, SceneRun, build_scenes
-from vaultmind.store import Store, note_to_json
+from vaultmind.scenes.incremental import NoteContent, SceneChange, SceneState, StateRun
+from vaultmind.store import WATCH_LOCK, Store, describe_holder, note_to_json, read_holder
 from vaultmind.graph import wanted_key
 from vaultmind.types import Chunk, IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
 
@@ -67,68 +72,79 @@ def check_vault(vault: Path) -> Path:
 
 
 def index_vault(vault: Path, config: Config, progress: Progress | None = None,
-                embedder: Embedder | None = None, scene_model: str | None = None) -> IndexSummary:
+                embedder: Embedder | None = None, scene_model: str | None = None, *,
+                wait: float = 0.0) -> IndexSummary:
     """Bring the store for `vault` up to date with the files on disk; with an `embedder`,
     also chunk and embed what changed and bring the vector index up to date. Then, unless
     `config.scenes` is off, find scenes again if anything they depend on changed, with the
-    vectors of `scene_model` (default: the embedder's; none: links only)."""
+    vectors of `scene_model` (default: the embedder's; none: links only). Stands aside
+    (`DaemonRunning`) while `vaultmind watch` keeps this store up to date, and waits up to
+    `wait` seconds for another writer."""
+    vault = check_vault(vault)
+    state_dir = state_dir_for(vault, config)
+    daemon = read_holder(state_dir / WATCH_LOCK)
+    if daemon is not None:
+        raise DaemonRunning(str(state_dir), describe_holder(daemon))
+    with Store.open(state_dir) as store, store.writer_lock(wait=wait):
+        return reconcile(store, vault, config, progress, embedder, scene_model)
+
+
+def reconcile(store: Store, vault: Path, config: Config, progress: Progress | None = None,
+              embedder: Embedder | None = None, scene_model: str | None = None, *,
+              skip_dirs: tuple[Path, ...] = ()) -> IndexSummary:
+    """`index_vault` on an open store whose writer lock the caller holds: scan every file,
+    then bring the store up to date (the daemon runs this when it starts). The store's own
+    folder is never walked, nor are `skip_dirs` (`verify` indexes into a scratch store and
+    must skip the live one)."""
     report = progress or _no_progress
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    vault = check_vault(vault)
-    state_dir = state_dir_for(vault, config)
-    with Store.open(state_dir) as store, store.writer_lock():
-        tick = time.perf_counter()
-        rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir,))
-        listing = vault_files.walk_vault(vault, rules)
-        found, walk_warnings = listing.files, listing.warnings
-        report("scan", len(found), len(found))
-        previous = store.file_states()
-        current = {f.path: f for f in found}
-        removed = [p for p in previous if p not in current]
-        phases["scan"] = time.perf_counter() - tick
+    state_dir = store.path.parent
+    tick = time.perf_counter()
+    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir, *skip_dirs))
+    listing = vault_files.walk_vault(vault, rules)
+    found = listing.files
+    report("scan", len(found), len(found))
+    previous = store.file_states()
+    current = {f.path: f for f in found}
+    removed = [p for p in previous if p not in current]
+    phases["scan"] = time.perf_counter() - tick
 
-        tick = time.perf_counter()
-        changed = [f for f in found if _needs_read(f, previous.get(f.path))]
-        cached = {h for (h,) in store.db.execute(
-            "SELECT hash FROM parsed WHERE parser_version=?", (PARSER_VERSION,))}
-        outcome = _Outcome()
-        jobs = _read_changed(vault, config, changed, previous, cached, outcome)
-        parsed_sources = _parse_and_store(store, config, jobs, len(changed), outcome, report)
-        phases["parse"] = time.perf_counter() - tick
+    changed = [f for f in found if _needs_read(f, previous.get(f.path))]
+    outcome = _update_files(store, vault, config, changed, previous, removed, listing.warnings, None, report, phases)
 
-        tick = time.perf_counter()
-        vanished = {w.path for w in outcome.unreadable if w.code == "vanished"}
-        parsed_sources += _store_the_rest(store, previous, outcome, removed + sorted(vanished),
-                                          walk_warnings + [w for w in outcome.unreadable if w.path in vanished])
-        renamed = _count_renames(previous, removed, outcome)
-        phases["update"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    excluded_key = _excluded_key(listing.excluded)
+    paths_changed = bool(
+        removed or outcome.vanished or any(f.path not in previous for f in found)
+        or store.get_meta("excluded") != excluded_key or store.get_meta("resolve_pending")
+    )
+    resolved = _resolve(store, [p for p in current if p not in outcome.vanished] + listing.excluded,
+                        None if paths_changed else outcome.sources, report)
+    with store.transaction():
+        store.drop_unused_parses()
+        store.set_meta("vault", str(vault))
+        store.set_meta("excluded", excluded_key)
+        store.set_meta("excluded_paths", json.dumps(listing.excluded, ensure_ascii=False))
+        store.set_meta("indexed_at", str(time.time()))
+        store.db.execute("DELETE FROM meta WHERE key='resolve_pending'")
+    phases["resolve"] = time.perf_counter() - tick
 
+    if embedder is not None:
+        outcome.embedded = _meaning(store, state_dir, embedder, config, report, phases)
+    if config.scenes:
         tick = time.perf_counter()
-        excluded_key = hashlib.blake2b("\n".join(listing.excluded).encode(), digest_size=16).hexdigest()
-        paths_changed = bool(
-            removed or vanished or any(f.path not in previous for f in found)
-            or store.get_meta("excluded") != excluded_key
-        )
-        resolved = _resolve(store, [p for p in current if p not in vanished] + listing.excluded,
-                            None if paths_changed else parsed_sources, report)
-        with store.transaction():
-            store.drop_unused_parses()
-            store.set_meta("vault", str(vault))
-            store.set_meta("excluded", excluded_key)
-            store.set_meta("indexed_at", str(time.time()))
-        phases["resolve"] = time.perf_counter() - tick
+        update_scenes(store, config, scene_model or (embedder.model_id if embedder else ""), report)
+        phases["scenes"] = time.perf_counter() - tick
+    log.info("indexed %s in %.2fs (%d parsed, %d links resolved)", vault, time.perf_counter() - started,
+             outcome.parsed, resolved)
+    return _summary(store, config, started, phases, outcome, skipped=len(found) - len(changed),
+                    removed=len(removed), embedder=embedder)
 
-        embedded = _meaning(store, state_dir, embedder, config, report, phases) if embedder is not None else 0
-        if config.scenes:
-            tick = time.perf_counter()
-            update_scenes(store, config, scene_model or (embedder.model_id if embedder else ""), report)
-            phases["scenes"] = time.perf_counter() - tick
-        chunk_total = store.chunk_count()
-        counts = store.counts()
-        scene_count = store.scene_count() if config.scenes else 0
-    seconds = time.perf_counter() - started
-    log.info("indexed %s in %.2fs (%d parsed, %d links resolved)", vault, seconds, outcome.parsed, resolved)
+
+def _summary(store: Store, config: Config, started: float, phases: dict[str, float], outcome: _Outcome, *,
+             skipped: int, removed: int, embedder: Embedder | None) -> IndexSummary:
+    counts = store.counts()
     return IndexSummary(
         notes=counts["notes"],
         canvases=counts["canvases"],
@@ -137,17 +153,217 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
         unresolved=counts["unresolved"],
         warnings=counts["warnings"],
         parsed=outcome.parsed,
-        skipped=len(found) - len(changed),
-        removed=len(removed) + len(vanished),
-        renamed=renamed,
-        seconds=seconds,
-        state_dir=str(state_dir),
+        skipped=skipped,
+        removed=removed + len(outcome.vanished),
+        renamed=outcome.renamed,
+        seconds=time.perf_counter() - started,
+        state_dir=str(store.path.parent),
         phases=phases,
-        chunks=chunk_total,
-        embedded=embedded,
+        chunks=store.chunk_count(),
+        embedded=outcome.embedded,
         model=embedder.model_id if embedder is not None else "",
-        scenes=scene_count,
+        scenes=store.scene_count() if config.scenes else 0,
     )
+
+
+def _excluded_key(excluded: list[str]) -> str:
+    return hashlib.blake2b("\n".join(excluded).encode(), digest_size=16).hexdigest()
+
+
+def _update_files(store: Store, vault: Path, config: Config, changed: list[NoteFile],
+                  previous: dict[str, tuple[str, int, int, str | None]], removed: list[str],
+                  walk_warnings: list[Warning], warned: tuple[list[str], list[str]] | None,
+                  report: Progress, phases: dict[str, float]) -> _Outcome:
+    """Read, parse and store the changed files, delete the removed ones and record the walk's
+    warnings (all of them, or with `warned` = (paths, folders) only those of that part of the
+    vault). Links are stored unresolved and marked pending until they are resolved, so a
+    process killed in between leaves a store the next run finishes."""
+    tick = time.perf_counter()
+    cached = {h for (h,) in store.db.execute(
+        "SELECT hash FROM parsed WHERE parser_version=?", (PARSER_VERSION,))}
+    outcome = _Outcome()
+    jobs = _read_changed(vault, config, changed, previous, cached, outcome)
+    outcome.sources = _parse_and_store(store, config, jobs, len(changed), outcome, report)
+    phases["parse"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    outcome.vanished = {w.path for w in outcome.unreadable if w.code == "vanished"}
+    gone = removed + sorted(outcome.vanished - set(removed))
+    warnings = walk_warnings + [w for w in outcome.unreadable if w.path in outcome.vanished]
+    outcome.sources += _store_the_rest(store, previous, outcome, gone, warnings, warned)
+    outcome.gone = gone
+    outcome.renamed = _count_renames(previous, removed, outcome)
+    phases["update"] = time.perf_counter() - tick
+    return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What `update_paths` did: the summary, the notes whose content changed, came or went,
+    and the notes some of whose links now resolve elsewhere (both matter to scenes)."""
+
+    summary: IndexSummary
+    notes: frozenset[str]
+    relinked: frozenset[str]
+
+
+def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str], folders: Iterable[str] = (),
+                 progress: Progress | None = None, embedder: Embedder | None = None,
+                 vectors: VectorIndex | None = None) -> tuple[BatchResult, VectorIndex | None]:
+    """Bring the store up to date for just these vault-relative `paths` (files that may have
+    been created, changed or deleted) and `folders` (whose whole content may have changed):
+    the daemon's batch. The caller holds the writer lock. Links are re-resolved only where
+    the batch can change them: the changed notes' own links, and when files came or went the
+    links whose name is one of theirs. With an `embedder`, changed notes are chunked and
+    embedded and `vectors` (the faiss index, loaded or kept in memory) is updated by chunk
+    id and saved; returns it. Scenes are left to the caller. The result equals a full
+    `reconcile` of the same files (`vaultmind doctor --verify` checks it)."""
+    report = progress or _no_progress
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    state_dir = store.path.parent
+    tick = time.perf_counter()
+    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir,))
+    paths, folders = _normalised(paths), _normalised(folders)
+    found, now_excluded, walk_warnings = _look_at(vault, rules, paths, folders)
+    previous = store.file_states(paths, folders)
+    removed = sorted(p for p in previous if p not in found)
+    excluded_before = set(json.loads(store.get_meta("excluded_paths") or "[]"))
+    interrupted = store.get_meta("resolve_pending") is not None  # a killed run left links unresolved
+    in_batch = lambda p: p in paths or any(p.startswith(f + "/") for f in folders)  # noqa: E731
+    excluded = sorted({p for p in excluded_before if not in_batch(p)} | now_excluded)
+    phases["scan"] = time.perf_counter() - tick
+
+    changed = [f for f in found.values() if _needs_read(f, previous.get(f.path))]
+    outcome = _update_files(store, vault, config, changed, previous, removed, walk_warnings,
+                            (sorted(paths), sorted(folders)), report, phases)
+
+    tick = time.perf_counter()
+    came = {p for p in found if p not in previous} | (set(excluded) - excluded_before)
+    went = set(outcome.gone) | (excluded_before - set(excluded))
+    sources: set[str] | None = set(outcome.sources)
+    if interrupted:
+        sources = None
+    elif came or went:
+        with store.transaction():
+            store.fill_link_names(link_name)
+        sources |= store.link_sources_by_name({name for p in came | went for name in path_names(p)})
+    relinked = _resolve_changed(store, [*store.paths(), *excluded], None if sources is None else sorted(sources))
+    with store.transaction():
+        store.drop_unused_parses(digest for _kind, _size, _mtime, digest in previous.values() if digest)
+        store.set_meta("excluded", _excluded_key(excluded))
+        store.set_meta("excluded_paths", json.dumps(excluded, ensure_ascii=False))
+        store.set_meta("indexed_at", str(time.time()))
+        store.db.execute("DELETE FROM meta WHERE key='resolve_pending'")
+    phases["resolve"] = time.perf_counter() - tick
+
+    if embedder is not None:
+        outcome.embedded, vectors = _batch_meaning(store, embedder, config, vectors, report, phases)
+    result = BatchResult(
+        _summary(store, config, started, phases, outcome,
+                 skipped=len(found) - len(changed), removed=len(removed), embedder=embedder),
+        frozenset(outcome.sources) | frozenset(outcome.gone),
+        frozenset(relinked),
+    )
+    return result, vectors
+
+
+def _normalised(paths: Iterable[str]) -> set[str]:
+    return {p.replace(os.sep, "/").strip("/") for p in paths if p and p.strip("/")}
+
+
+def _look_at(vault: Path, rules: vault_files.IgnoreRules, paths: set[str],
+             folders: set[str]) -> tuple[dict[str, NoteFile], set[str], list[Warning]]:
+    """The files now at `paths` and inside `folders` (a path that turns out to be a folder
+    is walked too), the excluded files among them, and the walk's warnings there."""
+    found: dict[str, NoteFile] = {}
+    excluded: set[str] = set()
+    warnings: list[Warning] = []
+    for path in sorted(paths):
+        what, file = vault_files.stat_path(vault, path, rules)
+        if what == "file" and file is not None:
+            found[path] = file
+        elif what == "excluded":
+            excluded.add(path)
+        elif what == "folder":
+            folders.add(path)
+        else:
+            folders.add(path)  # a folder that is gone takes what the store had inside it along
+    for folder in sorted(folders):
+        if not (vault / folder).is_dir():
+            continue
+        listing = vault_files.walk_vault(vault, rules, start=folder)
+        found.update((f.path, f) for f in listing.files)
+        excluded.update(listing.excluded)
+        warnings += listing.warnings
+    return found, excluded, warnings
+
+
+def _resolve_changed(store: Store, paths: list[str], sources: list[str] | None) -> set[str]:
+    """Resolve the links of `sources` (None: all); returns the sources some of whose links
+    now point elsewhere."""
+    resolver = Resolver(paths)
+    rows = store.link_resolution(sources)
+    resolved = [(resolver.resolve(target, source), link_id, source, before) for link_id, source, target, before in rows]
+    with store.transaction():
+        store.set_link_targets([(target, link_id) for target, link_id, _s, _b in resolved])
+    return {source for target, _i, source, before in resolved if target != before}
+
+
+def _batch_meaning(store: Store, embedder: Embedder, config: Config, vectors: VectorIndex | None,
+                   report: Progress, phases: dict[str, float]) -> tuple[int, VectorIndex | None]:
+    """Chunk and embed what the batch changed, then bring the vector index to the stored
+    chunk ids: remove the ids of replaced chunks, add the new ones, save."""
+    tick = time.perf_counter()
+    before = store.last_chunk_id()
+    _chunk_notes(store, config, report)
+    phases["chunk"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    # only chunks cut now can lack a vector: a store the daemon keeps is embedded up to here
+    embedded = _embed_chunks(store, embedder, config, report, after_id=before)
+    phases["embed"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    with store.transaction():
+        store.drop_unused_vectors()
+    vectors = sync_vector_index(store, store.path.parent, embedder.model_id, config, vectors)
+    phases["vector index"] = time.perf_counter() - tick
+    return embedded, vectors
+
+
+def sync_vector_index(store: Store, state_dir: Path, model_id: str, config: Config,
+                      index: VectorIndex | None) -> VectorIndex | None:
+    """Bring `index` (or the saved one) to exactly the chunk ids embedded by `model_id`,
+    reading only the vectors it lacks, and save it when it changed. An index of the wrong
+    kind or dimension, or one that cannot remove ids, is rebuilt from the store."""
+    path = vector_index_path(state_dir, model_id)
+    kept = index is not None  # in memory since the last batch: it holds every embedded chunk up to its top id
+    if index is None:
+        index = VectorIndex.load(path)
+    if index is None:
+        return refresh_vector_index(store, state_dir, model_id, config, rebuild=True)
+    have = index.ids()
+    if kept:  # chunk ids only grow: what is new lies above the top id, what is stale no longer exists
+        top = int(have.max()) if len(have) else 0
+        fresh = np.asarray(store.embedded_chunk_ids_after(model_id, top), dtype=np.int64)
+        stale = np.setdiff1d(have, np.asarray(store.chunk_ids(), dtype=np.int64))
+    else:
+        wanted = np.asarray(store.embedded_chunk_ids(model_id), dtype=np.int64)
+        stale, fresh = np.setdiff1d(have, wanted), np.setdiff1d(wanted, have)
+    if index.kind != ("hnsw" if len(have) - len(stale) + len(fresh) > config.hnsw_threshold else "flat"):
+        return refresh_vector_index(store, state_dir, model_id, config, rebuild=True)
+    if not len(stale) and not len(fresh):
+        return index
+    rows = store.chunk_vectors(model_id, fresh.tolist())
+    matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    if (len(rows) and matrix.shape[1] != index.dim) or not index.remove(stale):
+        return refresh_vector_index(store, state_dir, model_id, config, rebuild=True)
+    index.add(np.asarray([r[0] for r in rows], dtype=np.int64), matrix)
+    if index.size:
+        index.save(path)
+    else:
+        path.unlink(missing_ok=True)
+        return None
+    return index
 
 
 def _store_the_rest(
@@ -156,11 +372,14 @@ def _store_the_rest(
     outcome: _Outcome,
     gone: list[str],
     walk_warnings: list[Warning],
+    warned: tuple[list[str], list[str]] | None = None,
 ) -> list[str]:
     """One transaction for what needed no parsing: touched files, reused parses, unreadable
     notes, attachments, deleted files, walk warnings. Returns the notes given a reused parse."""
     reused = []
     with store.transaction():
+        if outcome.reused or gone:
+            store.set_meta("resolve_pending", "1")
         store.put_files([(f, previous.get(f.path, (None,) * 4)[3]) for f in outcome.touched])
         for file, digest in outcome.reused:
             note = store.cached_note(digest, PARSER_VERSION, file.path)
@@ -171,7 +390,10 @@ def _store_the_rest(
             store.put_unread(file, warnings)
         store.put_files([(f, None) for f in outcome.attachments])
         store.remove_files(gone)
-        store.replace_walk_warnings(walk_warnings)
+        if warned is None:
+            store.replace_walk_warnings(walk_warnings)
+        else:
+            store.replace_walk_warnings(walk_warnings, paths=[*warned[0], *gone], under=warned[1])
     return reused
 
 
@@ -204,6 +426,11 @@ class _Outcome:
         self.attachments: list[NoteFile] = []
         self.new_hashes: dict[str, str] = {}
         self.parsed = 0
+        self.sources: list[str] = []  # notes parsed or given a reused parse: their links need resolving
+        self.vanished: set[str] = set()  # gone between the walk and the read
+        self.gone: list[str] = []  # files deleted from the store
+        self.renamed = 0
+        self.embedded = 0
 
 
 def _needs_read(file: NoteFile, before: tuple[str, int, int, str | None] | None) -> bool:
@@ -265,6 +492,7 @@ def _parse_and_store(
 
     def flush() -> None:
         with store.transaction():
+            store.set_meta("resolve_pending", "1")
             for job, note, data in batch:
                 store.put_note(job.file, job.digest, PARSER_VERSION, note, data)
         batch.clear()
@@ -272,7 +500,7 @@ def _parse_and_store(
     pool = None
     if workers > 1 and total >= _POOL_THRESHOLD:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = multiprocessing.get_context(method).Pool(workers)
+        pool = multiprocessing.get_context(method).Pool(workers, _die_with_parent, (os.getpid(),))
     try:
         results = pool.imap(_parse_one, jobs, chunksize=8) if pool else map(_parse_one, jobs)
         for item in results:
@@ -287,12 +515,29 @@ def _parse_and_store(
                 report("parse", done, total)
         if batch:
             flush()
+    except BaseException:
+        if pool is not None:
+            pool.terminate()  # stopping: do not wait for the parses still queued
+        raise
     finally:
         if pool is not None:
             pool.close()
             pool.join()
     report("parse", total, total)
     return sources
+
+
+def _die_with_parent(parent: int) -> None:
+    """Run in each parse worker: a worker forked from a process that is later killed (`kill
+    -9` of the daemon) would otherwise live on, waiting for work forever and holding the
+    parent's lock files open, so the store would look locked. On Linux the kernel kills
+    the worker with its parent; elsewhere the worker still exits if the parent is gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def _resolve(store: Store, paths: list[str], sources: list[str] | None, report: Progress) -> int:
@@ -320,10 +565,10 @@ def _chunk_notes(store: Store, config: Config, report: Progress) -> int:
     return len(paths)
 
 
-def _embed_chunks(store: Store, embedder: Embedder, config: Config, report: Progress) -> int:
-    """Embed each chunk text the model has not seen; every batch is stored as it is done, so
-    an interrupted run keeps its work."""
-    todo = store.chunks_without_vectors(embedder.model_id)
+def _embed_chunks(store: Store, embedder: Embedder, config: Config, report: Progress, after_id: int = 0) -> int:
+    """Embed each chunk text the model has not seen (among chunks with ids above `after_id`);
+    every batch is stored as it is done, so an interrupted run keeps its work."""
+    todo = store.chunks_without_vectors(embedder.model_id, after_id)
     # longest first: texts of one batch have similar lengths, so little padding is computed
     todo.sort(key=lambda row: len(row[1]) + len(row[2]), reverse=True)
     report("embed", 0, len(todo))
@@ -353,16 +598,19 @@ def stored_vectors(store: Store, model_id: str) -> tuple[np.ndarray, list[str], 
     return ids, paths, matrix
 
 
-def refresh_vector_index(store: Store, state_dir: Path, model_id: str, config: Config) -> VectorIndex | None:
-    """Load the saved faiss index and bring it up to date with the stored vectors (or rebuild
-    it); save it when it changed. None when nothing is embedded for this model."""
+def refresh_vector_index(store: Store, state_dir: Path, model_id: str, config: Config, *,
+                         rebuild: bool = False) -> VectorIndex | None:
+    """Load the saved faiss index and bring it up to date with the stored vectors (or, with
+    `rebuild`, build it anew); save it when it changed. None when nothing is embedded for
+    this model."""
     path = vector_index_path(state_dir, model_id)
-    saved = VectorIndex.load(path)
+    saved = None if rebuild else VectorIndex.load(path)
     count, id_sum = store.vector_fingerprint(model_id)
     if saved is not None and count and saved.size == count and int(saved.ids().sum()) == id_sum:
         return saved  # chunk ids are never reused, so the same count and id sum is the same set
     ids, _paths, matrix = stored_vectors(store, model_id)
     if not len(ids):
+        path.unlink(missing_ok=True)  # nothing embedded any more: no stale index left behind
         return None
     index, changed = sync_index(saved, ids, matrix, matrix.shape[1], config.hnsw_threshold)
     if changed:
@@ -583,3 +831,173 @@ def chip_input(store: Store, vault: Path, counter: TokenCounter) -> ChipInput:
                 for path, note in notes.items()}
     return ChipInput(notes=notes, sha256=sha256, sections=sections, links=tuple(store.links()),
                      scenes=store.scene_map(), tokenizer=counter.name, count_tokens=counter.count)
+
+
+# ---------------------------------------------------------------- scenes, incremental
+# The sync daemon keeps a `SceneState` in memory and, after a quiet period, updates the stored
+# scenes from the notes that changed instead of running the whole stage (docs/scenes.md,
+# "Incremental updates").
+
+
+@dataclass(frozen=True, slots=True)
+class SceneRefresh:
+    """What `update_scenes_incremental` did: how long it took, whether the full stage ran,
+    the ids of scenes whose members changed (new scenes included) and each step's seconds."""
+
+    seconds: float
+    full: bool
+    changed: tuple[int, ...]
+    steps: dict[str, float]
+
+
+def scene_state(store: Store, config: Config, model_id: str) -> SceneState:
+    """A `SceneState` built from the store with a full scene run, which is stored as
+    `update_scenes` would store it — always, even when the stored scenes are current, since
+    the state's membership and ids must be the stored ones and Leiden may break ties
+    differently from one process to the next. Costs one full run (once per daemon start).
+    The caller holds the writer lock."""
+    state = SceneState()
+    _rebuild_scene_state(store, config, model_id, state)
+    return state
+
+
+def update_scenes_incremental(store: Store, config: Config, model_id: str, state: SceneState, dirty: set[str],
+                              progress: Progress | None = None) -> SceneRefresh:
+    """Update the stored scenes after the notes `dirty` changed, came, went (deleted notes
+    are no longer in the store) or had links resolve elsewhere: read only what those notes
+    need, apply it to `state` and find scenes from the last ones. The full stage runs
+    instead when `state` is empty, was built with other settings or another model, or no
+    longer holds the stored scenes (another process wrote scenes since), or when the change
+    is large (`SceneState.run`). The caller holds the writer lock."""
+    report = progress or _no_progress
+    started = time.perf_counter()
+    report("scenes", 0, 1)
+    fits, holds = state.fits(config, model_id), _holds_stored_scenes(store, state)
+    if not fits or not holds:
+        log.info("scenes in full: %s", "the state is empty or was built with other settings" if not fits
+                 else "the stored scenes were written by another process since")
+        done, steps = _rebuild_scene_state(store, config, model_id, state)
+    else:
+        tick = time.perf_counter()
+        change = scene_change(store, model_id, state, dirty)
+        read = time.perf_counter() - tick
+        state.apply(change)
+        done = state.run()
+        steps = {"read": read, **done.run.steps, "store": _store_scene_run(store, config, model_id, done, state)}
+    report("scenes", 1, 1)
+    seconds = time.perf_counter() - started
+    log.info("scenes %s: %d changed in %.2f s", "in full" if done.full else "incrementally", len(done.changed), seconds)
+    return SceneRefresh(seconds, done.full, done.changed, steps)
+
+
+def _holds_stored_scenes(store: Store, state: SceneState) -> bool:
+    """Whether the state's last scenes (ids and members) are the stored ones."""
+    return store.scene_members() == {level: ids for level, ids in state.previous.items() if ids}
+
+
+def _rebuild_scene_state(store: Store, config: Config, model_id: str,
+                         state: SceneState) -> tuple[StateRun, dict[str, float]]:
+    """The full stage into `state`, from everything in the store; stores the run."""
+    tick = time.perf_counter()
+    data = scene_input(store, "")  # all but the vectors: the state centres the raw ones itself
+    raw = _raw_note_vectors(store, model_id)
+    read = time.perf_counter() - tick
+    done = state.rebuild(data, config, raw=raw, model=model_id)
+    return done, {"read": read, **done.run.steps, "store": _store_scene_run(store, config, model_id, done, state)}
+
+
+def _raw_note_vectors(store: Store, model_id: str) -> tuple[list[str], np.ndarray] | None:
+    """Every note's unit mean chunk vector before centring (chunks chosen as `scene_input`
+    chooses them), or None when nothing is embedded with `model_id`."""
+    embedded = _chunk_vectors(store, model_id, set(store.paths("note")), store.chunks())
+    if embedded is None:
+        return None
+    paths, means, _rows = note_means(embedded[1], embedded[2])
+    return paths, means
+
+
+def _store_scene_run(store: Store, config: Config, model_id: str, done: StateRun, state: SceneState) -> float:
+    """Write the run as `update_scenes` does, with the fingerprint of the store now; returns
+    the seconds it took."""
+    tick = time.perf_counter()
+    found = done.run
+    view = SceneInput(notes=(), titles=state.titles, words={}, texts={}, links=(), vectors=state.vectors())
+    details = {"steps": found.steps, "edges": found.edges, "incremental": not done.full,
+               "settings": {n: getattr(config, n) for n in _SCENE_SETTINGS}}
+    fingerprint = scene_fingerprint(store, config, model_id)
+    with store.transaction():
+        store.put_scene_run(_scene_map(found, view, model_id), fingerprint, found.centrality, details, found.next_ids)
+    return time.perf_counter() - tick
+
+
+def scene_change(store: Store, model_id: str, state: SceneState, dirty: set[str]) -> SceneChange:
+    """What `dirty` notes mean for `state`, read from the store: each note's title, words,
+    prose and raw vector (None when it is gone or no longer a Markdown note), and the link
+    rows of every source whose links may have changed: the dirty notes, notes linking to them
+    before or now, and notes whose wanted link's shown spelling may have changed."""
+    markdown = {p for p, (kind, *_rest) in store.file_states(sorted(dirty)).items() if kind == "note"}
+    rows = {path: (title, words) for path, _h, title, _p, words in store.note_rows_of(markdown)}
+    notes: dict[str, NoteContent | None] = {}
+    for path in sorted(dirty):
+        if path not in rows:
+            notes[path] = None
+            continue
+        chunks = store.chunks(path=path)
+        vector = _raw_note_vector(store, model_id, chunks) if state.vectors() is not None else None
+        notes[path] = NoteContent(rows[path][0], rows[path][1], _note_prose(store, path, chunks), vector)
+    sources = set(rows) | state.linking_to(dirty) | {r.source for p in rows for r in store.links(target_path=p)}
+    return SceneChange(notes=notes, links=_link_rows_now(store, state, sources))
+
+
+def _note_prose(store: Store, path: str, chunks: list[tuple[int, Chunk]]) -> str:
+    """The note's prose as `scene_input` reads it: its chunks, or the note cut now."""
+    if chunks:
+        return _prose_by_note(chunk for _id, chunk in chunks)[path]
+    note = store.note(path)
+    return "\n\n".join(c.text for c in chunk_note(note)) if note else ""
+
+
+def _raw_note_vector(store: Store, model_id: str, chunks: list[tuple[int, Chunk]]) -> np.ndarray | None:
+    """One note's unit mean vector before centring, from the chunks that say something (all
+    of them when none does), as `_chunk_vectors` chooses them."""
+    embedded = store.chunk_vectors(model_id, [i for i, _chunk in chunks])
+    if not embedded:
+        return None
+    wordy = {i for i, chunk in chunks if _says_something(chunk.text)}
+    kept = [row for row in embedded if row[0] in wordy] or embedded
+    matrix = np.frombuffer(b"".join(r[2] for r in kept), dtype=np.float32).reshape(len(kept), -1)
+    _paths, means, _rows = note_means([r[1] for r in kept], matrix)
+    return means[0]
+
+
+def _link_rows_now(store: Store, state: SceneState, sources: set[str]) -> dict[str, list[tuple[str | None, str]]]:
+    """The link rows of `sources` as the state holds them (a wanted note under its commonest
+    spelling in the vault), plus those of the other sources of a wanted note whose commonest
+    spelling is no longer the one the state shows."""
+    spelling: dict[str, Counter[str]] = {}
+    referring: dict[str, set[str]] = {}
+    for source, target in store.wanted_links():
+        key = wanted_key(target)
+        spelling.setdefault(key, Counter())[target] += 1
+        referring.setdefault(key, set()).add(source)
+    commonest = {key: counts.most_common(1)[0][0] for key, counts in spelling.items()}
+    read = store.link_resolution(sorted(sources))
+    keys = {wanted_key(target) for _id, _s, target, path in read if path is None}
+    keys |= {wanted_key(text) for s in sources for path, text in state.rows.get(s, ()) if path is None}
+    respelled = {key for key in keys
+                 if _shown(state, key, referring.get(key, set()) - sources) not in (None, commonest.get(key))}
+    others = {s for key in respelled for s in referring[key]} - sources
+    read += store.link_resolution(sorted(others))
+    links: dict[str, list[tuple[str | None, str]]] = {s: [] for s in sources | others}
+    for _id, source, target, path in sorted(read):
+        links[source].append((path, commonest[wanted_key(target)] if path is None else target))
+    return links
+
+
+def _shown(state: SceneState, key: str, sources: Iterable[str]) -> str | None:
+    """How the state shows the wanted note `key` in the links of `sources` (None: it does not)."""
+    for source in sources:
+        for path, text in state.rows.get(source, ()):
+            if path is None and wanted_key(text) == key:
+                return text
+    return None

@@ -77,3 +77,21 @@ class Resolver:
             return candidates[0]
         folder = posixpath.dirname(source)
         return min(candidates, key=lambda p: (posixpath.dirname(p) != folder, len(p), p))
+
+
+def link_name(target: str, source: str) -> str:
+    """The file name (folded, `.md` kept as written) a link can only ever resolve to: a file
+    coming or going changes the resolution of exactly the links whose name is one of
+    `path_names` of that file. An empty target (the note itself) has no name."""
+    text = target.strip()
+    if not text:
+        return ""
+    if text.startswith("./") or text.startswith("../"):
+        text = posixpath.normpath(posixpath.join(posixpath.dirname(source), text))
+    return fold(text.lstrip("/")).rsplit("/", 1)[-1]
+
+
+def path_names(path: str) -> set[str]:
+    """The link names that can resolve to `path`: its file name, and without `.md` for a note."""
+    name = fold(path).rsplit("/", 1)[-1]
+    return {name, name[:-3]} if name.endswith(".md") else {name}

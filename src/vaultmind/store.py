@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +30,7 @@ from vaultmind.types import (
     Footnote,
     Heading,
     Link,
+    LockHolder,
     Note,
     NoteFile,
     Region,
@@ -44,7 +47,7 @@ from vaultmind.types import (
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -193,6 +196,10 @@ _MIGRATIONS: dict[int, str] = {
         finding_json TEXT NOT NULL
     );
     """,
+    5: """
+    ALTER TABLE links ADD COLUMN name TEXT;
+    CREATE INDEX links_name ON links(name);
+    """,
 }
 
 _LINK_COLUMNS = "source, seq, kind, target, heading, block, display, original, line, context, key"
@@ -222,6 +229,27 @@ class Store:
             raise StoreError(f"cannot open the store at {path}: {e}") from e
         store = cls(db, path)
         store.migrate()
+        return store
+
+    @classmethod
+    def open_read_only(cls, state_dir: Path) -> Store:
+        """Open an existing store without changing it (no folder made, no migration, every
+        write refused): for checking a store, not for using it."""
+        path = state_dir / STORE_FILE
+        if not path.exists():
+            raise StoreError(f"there is no store at {path}")
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                 timeout=30, check_same_thread=False)
+            db.execute("PRAGMA query_only=ON")
+            store = cls(db, path)
+            version = store.schema_version()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the store at {path}: {e}") from e
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise StoreError(f"the store at {path} has schema version {version}, this vaultmind "
+                             f"{SCHEMA_VERSION}; run `vaultmind index` with this version first")
         return store
 
     def close(self) -> None:
@@ -254,23 +282,18 @@ class Store:
             log.info("store migrated to schema v%d", version)
 
     @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """One writer per store: a second `index` (or the daemon) fails fast instead of
-        interleaving its writes."""
-        import fcntl
-
+    def writer_lock(self, *, wait: float = 0.0, what: str = "vaultmind index") -> Iterator[None]:
+        """One writer per store: a second `index`, the daemon's batch or a verification waits
+        up to `wait` seconds for the first, then fails naming it, instead of interleaving
+        writes. The lock dies with its process, so a killed writer leaves nothing to clean."""
         lock_path = self.path.with_suffix(".lock")
-        with open(lock_path, "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as e:
+        with process_lock(lock_path, what, wait=wait) as holder:
+            if holder is not None:
                 raise StoreError(
-                    f"another vaultmind process is writing to {self.path.parent}; try again when it is done"
-                ) from e
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                    f"another vaultmind process is writing to {self.path.parent} ({describe_holder(holder)}); "
+                    "try again when it is done"
+                )
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -294,9 +317,17 @@ class Store:
 
     # ------------------------------------------------------------ files
 
-    def file_states(self) -> dict[str, tuple[str, int, int, str | None]]:
-        """path → (kind, size, mtime_ns, hash) for every file the last run saw."""
-        rows = self.db.execute("SELECT path, kind, size, mtime_ns, hash FROM files")
+    def file_states(self, paths: Iterable[str] | None = None,
+                    under: Iterable[str] = ()) -> dict[str, tuple[str, int, int, str | None]]:
+        """path → (kind, size, mtime_ns, hash) for every file the last run saw, or only for
+        `paths` and the files inside the folders `under`."""
+        sql = "SELECT path, kind, size, mtime_ns, hash FROM files"
+        if paths is None and not under:
+            rows = list(self.db.execute(sql))
+        else:
+            rows = [row for p in (paths or ()) for row in self.db.execute(sql + " WHERE path=?", (p,))]
+            for folder in under:
+                rows += self.db.execute(sql + " WHERE path > ? AND path < ?", _inside(folder))
         return {path: (kind, size, mtime, digest) for path, kind, size, mtime, digest in rows}
 
     def paths(self, kind: str | None = None) -> list[str]:
@@ -391,12 +422,13 @@ class Store:
             result.setdefault(path, []).append(alias)
         return result
 
-    def drop_unused_parses(self) -> int:
-        cursor = self.db.execute(
-            "DELETE FROM parsed WHERE hash NOT IN (SELECT hash FROM notes) "
-            "AND hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)"
-        )
-        return cursor.rowcount
+    def drop_unused_parses(self, hashes: Iterable[str] | None = None) -> int:
+        """Forget parses no note or file has any more: all of them, or only among `hashes`."""
+        sql = ("DELETE FROM parsed WHERE hash NOT IN (SELECT hash FROM notes) "
+               "AND hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)")
+        if hashes is None:
+            return self.db.execute(sql).rowcount
+        return sum(self.db.execute(sql + " AND hash=?", (h,)).rowcount for h in set(hashes))
 
     # ------------------------------------------------------------ links
 
@@ -459,14 +491,27 @@ class Store:
     def chunk_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
-    def chunks_without_vectors(self, model: str) -> list[tuple[str, str, str]]:
-        """(hash, heading, text) of each distinct chunk text not yet embedded by `model`."""
+    def chunks_without_vectors(self, model: str, after_id: int = 0) -> list[tuple[str, str, str]]:
+        """(hash, heading, text) of each distinct chunk text not yet embedded by `model`,
+        among the chunks with an id above `after_id` (ids only grow: the chunks cut since)."""
         return list(self.db.execute(
             "SELECT c.hash, min(c.heading), min(c.text) FROM chunks c "
             "LEFT JOIN vectors v ON v.model = ? AND v.hash = c.hash "
-            "WHERE v.hash IS NULL GROUP BY c.hash ORDER BY min(c.id)",
-            (model,),
+            "WHERE c.id > ? AND v.hash IS NULL GROUP BY c.hash ORDER BY min(c.id)",
+            (model, after_id),
         ))
+
+    def last_chunk_id(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0])
+
+    def chunk_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
+
+    def embedded_chunk_ids_after(self, model: str, after_id: int) -> list[int]:
+        """Ids above `after_id` of the chunks embedded by `model`."""
+        return [r[0] for r in self.db.execute(
+            "SELECT c.id FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash WHERE c.id > ? ORDER BY c.id",
+            (model, after_id))]
 
     def put_vectors(self, model: str, rows: Iterable[tuple[str, bytes]]) -> None:
         self.db.executemany(
@@ -489,13 +534,50 @@ class Store:
         ).fetchone()
         return int(count), int(total)
 
-    def chunk_vectors(self, model: str) -> list[tuple[int, str, bytes]]:
-        """(chunk id, note path, vector bytes) for every chunk embedded by `model`."""
-        return list(self.db.execute(
-            "SELECT c.id, c.path, v.vector FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash "
-            "ORDER BY c.id",
-            (model,),
-        ))
+    def chunk_vectors(self, model: str, ids: Iterable[int] | None = None) -> list[tuple[int, str, bytes]]:
+        """(chunk id, note path, vector bytes) for every chunk embedded by `model`, or for the
+        chunks `ids` among them."""
+        sql = "SELECT c.id, c.path, v.vector FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash"
+        if ids is None:
+            return list(self.db.execute(sql + " ORDER BY c.id", (model,)))
+        wanted = sorted(ids)
+        rows: list[tuple[int, str, bytes]] = []
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            rows += self.db.execute(sql + f" WHERE c.id IN ({','.join('?' * len(part))}) ORDER BY c.id",
+                                    (model, *part))
+        return rows
+
+    def embedded_chunk_ids(self, model: str) -> list[int]:
+        """Ids of the chunks that have a vector of `model`: what its faiss index must hold."""
+        return [r[0] for r in self.db.execute(
+            "SELECT c.id FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash ORDER BY c.id", (model,))]
+
+    def link_resolution(self, sources: Iterable[str] | None) -> list[tuple[int, str, str, str | None]]:
+        """(link id, source, target, resolved path) of every link of `sources` (None: all)."""
+        sql = "SELECT id, source, target, target_path FROM links"
+        if sources is None:
+            return list(self.db.execute(sql))
+        return [row for source in sources for row in self.db.execute(sql + " WHERE source=?", (source,))]
+
+    def fill_link_names(self, name_of: Callable[[str, str], str]) -> int:
+        """Give every link its name (`name_of(target, source)`: the file name it can only
+        resolve to), where it has none yet; the name is a cache, computed when first needed."""
+        rows = list(self.db.execute("SELECT id, source, target FROM links WHERE name IS NULL"))
+        self.db.executemany("UPDATE links SET name=? WHERE id=?",
+                            [(name_of(target, source), link_id) for link_id, source, target in rows])
+        return len(rows)
+
+    def link_sources_by_name(self, names: set[str]) -> set[str]:
+        """Notes with a link named one of `names` (see `fill_link_names`, called first): the
+        links a file coming or going can resolve differently."""
+        found: set[str] = set()
+        wanted = sorted(names)
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT DISTINCT source FROM links WHERE name IN ({','.join('?' * len(part))})", part))
+        return found
 
     def chunks(self, ids: Iterable[int] | None = None, path: str | None = None) -> list[tuple[int, Chunk]]:
         sql = "SELECT id, path, seq, kind, heading, text, line, hash FROM chunks"
@@ -524,6 +606,16 @@ class Store:
     def link_rows(self) -> list[tuple[str, str | None, str]]:
         """(source, resolved target path or None, target as written) for every link occurrence."""
         return list(self.db.execute("SELECT source, target_path, target FROM links ORDER BY source, seq"))
+
+    def wanted_links(self) -> list[tuple[str, str]]:
+        """(source, target as written) for every link occurrence that resolves to no file."""
+        return list(self.db.execute("SELECT source, target FROM links WHERE target_path IS NULL ORDER BY source, seq"))
+
+    def note_rows_of(self, paths: Iterable[str]) -> list[tuple[str, str, str, bool, int]]:
+        """(path, hash, title, private, words) of those `paths` that are notes."""
+        rows = (self.db.execute("SELECT path, hash, title, private, words FROM notes WHERE path=?", (p,))
+                for p in sorted(set(paths)))
+        return [(p, h, t, bool(pr), w) for cursor in rows for p, h, t, pr, w in cursor]
 
     def tags_by_note(self) -> dict[str, list[str]]:
         tags: dict[str, list[str]] = {}
@@ -678,20 +770,104 @@ class Store:
 
     # ------------------------------------------------------------ warnings
 
-    def replace_walk_warnings(self, warnings: Iterable[Warning]) -> None:
-        self.db.execute("DELETE FROM warnings WHERE stage='walk'")
+    def replace_walk_warnings(self, warnings: Iterable[Warning], paths: Iterable[str] | None = None,
+                              under: Iterable[str] = ()) -> None:
+        """Replace the walk's warnings: all of them, or those of `paths` and of the folders
+        `under` (and what is inside them)."""
+        if paths is None and not under:
+            self.db.execute("DELETE FROM warnings WHERE stage='walk'")
+        for p in paths or ():
+            self.db.execute("DELETE FROM warnings WHERE stage='walk' AND path=?", (p,))
+        for folder in under:
+            self.db.execute("DELETE FROM warnings WHERE stage='walk' AND (path=? OR (path > ? AND path < ?))",
+                            (folder, *_inside(folder)))
         self.db.executemany(
             "INSERT INTO warnings(path, stage, code, message, line) VALUES (?,?,?,?,?)",
             [(w.path, "walk", w.code, w.message, w.line) for w in warnings],
         )
 
-    def warnings(self) -> list[Warning]:
-        return [
-            Warning(path, code, message, line)
-            for path, code, message, line in self.db.execute(
-                "SELECT path, code, message, line FROM warnings ORDER BY path, line, rowid"
-            )
-        ]
+    def warnings(self, paths: Iterable[str] | None = None) -> list[Warning]:
+        """Every warning, or those of `paths`, by path and line."""
+        sql = "SELECT path, code, message, line FROM warnings"
+        if paths is None:
+            rows = list(self.db.execute(sql + " ORDER BY path, line, rowid"))
+        else:
+            rows = [row for p in sorted(set(paths))
+                    for row in self.db.execute(sql + " WHERE path=? ORDER BY line, rowid", (p,))]
+        return [Warning(path, code, message, line) for path, code, message, line in rows]
+
+
+# ---------------------------------------------------------------- process locks
+
+WATCH_LOCK = "watch.lock"  # held by `vaultmind watch` for as long as it runs
+
+
+@contextmanager
+def process_lock(path: Path, what: str, *, wait: float = 0.0) -> Iterator[LockHolder | None]:
+    """Hold an exclusive `flock` on `path` and record who holds it (pid, since when, what);
+    yields None once held, or the current holder when it stays busy for `wait` seconds (then
+    nothing is held). The kernel drops the lock when its process dies, so a lock left by a
+    killed process is simply taken over; its stale record is overwritten."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + max(wait, 0.0)
+    with open(path, "a+", encoding="utf-8") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield read_holder(path) or LockHolder(0, 0.0, "unknown")
+                    return
+                time.sleep(0.05)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "since": time.time(), "what": what}))
+            handle.flush()
+            yield None
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_holder(path: Path) -> LockHolder | None:
+    """Who holds the lock at `path`, or None when nobody does (the record of a process that
+    has died is ignored: the lock itself is the truth)."""
+    import fcntl
+
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: read who holds it
+        else:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None
+        try:
+            data = json.loads(handle.read() or "{}")
+            return LockHolder(int(data["pid"]), float(data["since"]), str(data["what"]))
+        except (ValueError, KeyError, TypeError):
+            return LockHolder(0, 0.0, "unknown")
+
+
+def describe_holder(holder: LockHolder) -> str:
+    if not holder.pid:
+        return "a process that left no record"
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.since))
+    return f"`{holder.what}`, pid {holder.pid}, since {since}"
+
+
+def _inside(folder: str) -> tuple[str, str]:
+    """Bounds of the paths inside `folder` for an indexed range query: `folder/` < path <
+    `folder0` ("0" follows "/")."""
+    folder = folder.rstrip("/")
+    return folder + "/", folder + "0"
 
 
 def _j(values: Iterable[Any]) -> str:

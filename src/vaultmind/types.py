@@ -218,6 +218,74 @@ class IndexSummary:
     scenes: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One way the store differs from a fresh full index of the same files (`verify`): in
+    `table`, at `key` (a path; "path#seq" for one of a note's links or chunks; a model and hash
+    for a vector), what the fresh index holds (`expected`) and what the store holds (`found`),
+    each a short text, "absent" when there is nothing."""
+
+    table: str
+    key: str
+    expected: str
+    found: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who holds a store lock: the process id, since when (Unix time) and what it is doing
+    (`vaultmind index`, `vaultmind watch`)."""
+
+    pid: int
+    since: float
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """One batch of the daemon: when it ended (Unix time), how many paths it looked at, how
+    long it took, and what it did."""
+
+    at: float
+    files: int
+    seconds: float
+    parsed: int
+    removed: int
+    embedded: int
+    full_scan: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SceneUpdate:
+    """One scene update by the daemon: when it ended, how long it took, how many scenes
+    there are, and whether it was incremental (else the whole stage ran)."""
+
+    at: float
+    seconds: float
+    scenes: int
+    incremental: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStatus:
+    """What `vaultmind watch` is doing for a store (`running` False: not running; the other
+    fields then tell how its last run ended). `state` is starting, scanning, idle, batch,
+    scenes or stopped; `stale` names what is waiting to be recomputed."""
+
+    running: bool
+    pid: int | None
+    since: float | None
+    state: str
+    queue: int
+    notes: int
+    stale: tuple[str, ...]
+    last_batch: BatchInfo | None
+    last_error: str | None
+    error_at: float | None
+    log: str
+    last_scenes: SceneUpdate | None = None
+
+
 def title_from_path(path: str) -> str:
     """A note's title is its file name without `.md` (or `.canvas`), as in Obsidian."""
     name = path.rsplit("/", 1)[-1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -147,6 +148,20 @@ def load_model(spec: str = DEFAULT_MODEL, cache_root: Path | None = None) -> Any
     return SentenceTransformerEmbedder(model_id, spec[3:])
 
 
+_SHARED: dict[tuple[str, Path | None], Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_model(spec: str, cache_root: Path | None = None) -> Any:
+    """`load_model`, once per process: the daemon and the app (or any two callers in one
+    process) use the same loaded model instead of each loading their own."""
+    key = (spec, cache_root)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = load_model(spec, cache_root)
+        return _SHARED[key]
+
+
 class LazyModel:
     """An embedder that knows its model id at once and loads the model on first use, so a
     re-index with nothing new to embed never pays for loading it."""
@@ -158,7 +173,7 @@ class LazyModel:
 
     def _loaded(self) -> Any:
         if self._model is None:
-            self._model = load_model(self._spec, self._cache_root)
+            self._model = shared_model(self._spec, self._cache_root)
             if self._model.model_id != self.model_id:
                 raise ModelError(f"model id changed while loading: {self.model_id} → {self._model.model_id}")
         return self._model

@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips retrieval scene-quality blindspot-quality clean
+.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch retrieval scene-quality blindspot-quality clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -55,6 +55,9 @@ bench-blindspots: $(VENV)/.bench-installed  ## each blind-spot detector on the 1
 
 bench-chips: $(VENV)/.bench-installed  ## chip export (all formats) vs index --no-embed on the 10k-note vault (~7 min)
 	$(BIN)/python -m benchmarks.run_chips --notes 10000 --repeat 3
+
+bench-watch: $(VENV)/.bench-installed  ## sync daemon on the 10k-note vault: one-note saves, a 1,000-op burst, idle (~20 min)
+	$(BIN)/python -m benchmarks.run_watch --notes 10000
 
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval

@@ -35,7 +35,7 @@ from vaultmind.chips import (
 )
 from vaultmind.chips.formats import FORMATS as CHIP_FORMATS, ExportResult, write_export
 from vaultmind.embed import Embedder, LazyModel, TokenCounter, note_vectors, token_counter
-from vaultmind.blindspots import KINDS, PREFIX, find_blind_spots
+from vaultmind.blindspots import KINDS, PREFIX, find_blind_spots, spot_from_json, spot_to_json
 from vaultmind.blindspots.report import GENERATED_KEY, render_markdown, report_note
 from vaultmind.errors import (
     ExportError,
@@ -372,8 +372,15 @@ def blind_spots(
     with _open(vault, state_dir, settings) as store:
         pipeline.update_scenes(store, settings, model_id, lock=True)
         dismissed = frozenset() if include_dismissed else frozenset(f for f, *_ in store.feedback("dismissed"))
-        data = pipeline.blindspot_input(store, model_id, dismissed=dismissed)
-    return find_blind_spots(data, kinds=kinds, limit=limit, timings=timings)
+        if timings is not None or limit > pipeline.BLIND_SPOT_CACHE_LIMIT:  # measured, or more than the cache keeps
+            data = pipeline.blindspot_input(store, model_id, dismissed=dismissed)
+            return find_blind_spots(data, kinds=kinds, limit=limit, timings=timings)
+        every = pipeline.all_blind_spots(store, model_id)
+    by_kind: dict[str, list[BlindSpot]] = {}
+    for spot in every:
+        if spot.id not in dismissed and (kinds is None or spot.kind in kinds):
+            by_kind.setdefault(spot.kind, []).append(spot)
+    return [spot for kind in KINDS for spot in by_kind.get(kind, [])[:limit]]
 
 
 def judge(
@@ -395,7 +402,7 @@ def judge(
         earlier = {f: fj for f, _k, _v, _at, _t, _n, fj in store.feedback()}
     spot = None
     if finding in earlier:
-        spot = _spot_from_json(earlier[finding])
+        spot = spot_from_json(earlier[finding])
     else:
         prefix = finding.split("-", 1)[0]
         kinds = [k for k in KINDS if PREFIX[k] == prefix] or None
@@ -405,7 +412,7 @@ def judge(
     if spot is None:
         raise FindingNotFound(finding)
     with _open(vault, state_dir, config) as store, store.writer_lock(), store.transaction():
-        store.put_feedback(spot.id, spot.kind, verdict, spot.title, spot.notes, _spot_json(spot), time.time())
+        store.put_feedback(spot.id, spot.kind, verdict, spot.title, spot.notes, spot_to_json(spot), time.time())
     return spot
 
 
@@ -415,7 +422,7 @@ def feedback(
 ) -> list[tuple[str, BlindSpot, float]]:
     """The author's verdicts, oldest first: (verdict, the finding as it was, unix time)."""
     with _open(vault, state_dir, config) as store:
-        return [(v, _spot_from_json(fj), at) for _f, _k, v, at, _t, _n, fj in store.feedback(verdict)]
+        return [(v, spot_from_json(fj), at) for _f, _k, v, at, _t, _n, fj in store.feedback(verdict)]
 
 
 def blind_spots_markdown(vault: str | Path, spots: list[BlindSpot], *, state_dir: str | Path | None = None,
@@ -448,18 +455,6 @@ def write_report_note(
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(target)  # atomic: Obsidian never sees half a note
     return target
-
-
-def _spot_json(spot: BlindSpot) -> str:
-    return json.dumps({"kind": spot.kind, "id": spot.id, "score": spot.score, "title": spot.title,
-                       "evidence": list(spot.evidence), "notes": list(spot.notes), "suggestion": spot.suggestion},
-                      ensure_ascii=False, default=str)
-
-
-def _spot_from_json(blob: str) -> BlindSpot:
-    data = json.loads(blob)
-    return BlindSpot(data["kind"], data["id"], data["score"], data["title"], tuple(data["evidence"]),
-                     tuple(data["notes"]), data["suggestion"])
 
 
 # ---------------------------------------------------------------- training chips

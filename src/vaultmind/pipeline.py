@@ -37,12 +37,12 @@ from vaultmind.errors import DaemonRunning, VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
 from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
 from vaultmind.resolve import Resolver, link_name, path_names
-from vaultmind.blindspots import BlindSpotInput, LinkRow
+from vaultmind.blindspots import VERSION as BLINDSPOTS_VERSION, BlindSpotInput, LinkRow, find_blind_spots, spot_from_json, spot_to_json
 from vaultmind.scenes import CENTRAL, SCENES_VERSION, SceneInput, SceneRun, build_scenes
 from vaultmind.scenes.incremental import NoteContent, SceneChange, SceneState, StateRun
 from vaultmind.store import WATCH_LOCK, Store, describe_holder, note_to_json, read_holder
 from vaultmind.graph import wanted_key
-from vaultmind.types import Chunk, IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
+from vaultmind.types import BlindSpot, Chunk, IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,14 @@ class _ToParse:
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
+
+
+_READER_WAIT = 30.0  # seconds a reader that must write (scenes, a cache) waits for a writer
+
+
+def daemon_running(state_dir: Path) -> bool:
+    """Whether `vaultmind watch` holds this store."""
+    return read_holder(state_dir / WATCH_LOCK) is not None
 
 
 def check_vault(vault: Path) -> Path:
@@ -646,11 +654,15 @@ def update_scenes(store: Store, config: Config, model_id: str, progress: Progres
                   force: bool = False, lock: bool = False) -> bool:
     """Find scenes and store them, unless nothing they depend on changed since the last run
     (then False). Ids are matched against the last run's scenes. With `lock`, take the
-    store's writer lock for the write (callers that do not hold it already)."""
+    store's writer lock for the write (callers that do not hold it already, i.e. readers):
+    then, while `vaultmind watch` runs for this store, the stored scenes are left to it
+    (it brings them up to date after a quiet spell) unless `force`."""
     fingerprint = scene_fingerprint(store, config, model_id)
     if not force and store.scene_fingerprint() == fingerprint:
         return False
-    with store.writer_lock() if lock else contextlib.nullcontext():
+    if lock and not force and store.scene_fingerprint() is not None and daemon_running(store.path.parent):
+        return False
+    with store.writer_lock(wait=_READER_WAIT) if lock else contextlib.nullcontext():
         _find_scenes(store, config, model_id, fingerprint, progress or _no_progress)
     return True
 
@@ -805,6 +817,28 @@ def blindspot_input(store: Store, model_id: str, *, dismissed: frozenset[str] = 
         documents={p: n for p, n in store.documents(like=_DOCUMENT_MARKERS).items() if p in markdown},
         dismissed=dismissed,
     )
+
+
+BLIND_SPOT_CACHE_LIMIT = 200  # findings per kind kept in the store's cache
+
+
+def all_blind_spots(store: Store, model_id: str) -> list[BlindSpot]:
+    """Every kind's findings (up to `BLIND_SPOT_CACHE_LIMIT` each, dismissed ones included),
+    from the store's cache when nothing changed since they were computed (`indexed_at`, the
+    last scene run, the model), else computed now and cached. The cache is derived data, so
+    it is written without the writer lock (SQLite still serialises the write)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((BLINDSPOTS_VERSION, model_id, BLIND_SPOT_CACHE_LIMIT, store.get_meta("indexed_at"),
+                        store.scene_fingerprint(), store.last_scene_run())).encode())
+    fingerprint = digest.hexdigest()
+    cached = store.cached_blind_spots(fingerprint)
+    if cached is not None:
+        return [spot_from_json(blob) for blob in cached]
+    spots = find_blind_spots(blindspot_input(store, model_id), limit=BLIND_SPOT_CACHE_LIMIT)
+    with store.transaction():
+        store.put_blind_spots(fingerprint, [spot_to_json(s) for s in spots], time.time())
+    return [spot_from_json(spot_to_json(s)) for s in spots]  # the same values a cached call returns
+
 
 
 # ---------------------------------------------------------------- chips

@@ -47,7 +47,7 @@ from vaultmind.types import (
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -199,6 +199,13 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE links ADD COLUMN name TEXT;
     CREATE INDEX links_name ON links(name);
+    """,
+    6: """
+    CREATE TABLE blind_spot_cache (
+        fingerprint TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        findings TEXT NOT NULL
+    );
     """,
 }
 
@@ -634,6 +641,19 @@ class Store:
         return {path: note_from_json(data, path) for path, data in self.db.execute(sql, fragments)
                 if wanted is None or path in wanted}
 
+    # ------------------------------------------------------------ blind-spot cache
+
+    def cached_blind_spots(self, fingerprint: str) -> list[str] | None:
+        """The findings (each as JSON) computed for `fingerprint`, or None."""
+        row = self.db.execute("SELECT findings FROM blind_spot_cache WHERE fingerprint=?", (fingerprint,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_blind_spots(self, fingerprint: str, findings: list[str], at: float) -> None:
+        """Keep one set of findings: these, for `fingerprint`."""
+        self.db.execute("DELETE FROM blind_spot_cache")
+        self.db.execute("INSERT INTO blind_spot_cache(fingerprint, created, findings) VALUES (?,?,?)",
+                        (fingerprint, at, json.dumps(findings, ensure_ascii=False)))
+
     # ------------------------------------------------------------ feedback
 
     def put_feedback(self, finding: str, kind: str, verdict: str, title: str, notes: Iterable[str],
@@ -708,6 +728,9 @@ class Store:
             self.set_meta(f"next_{level}_id", str(next_id))
         self.db.execute("DELETE FROM scene_positions WHERE run <= ?", (run_id - keep_runs,))
         return run_id
+
+    def last_scene_run(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM scene_runs").fetchone()[0])
 
     def scene_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM scenes WHERE level='scene'").fetchone()[0])

@@ -302,6 +302,8 @@ class Daemon:
                 tick = time.perf_counter()
                 self.scene_state = pipeline.scene_state(store, self.config, self.scene_model)
                 self._scenes_done(store.scene_count(), time.perf_counter() - tick, incremental=False)
+        if self.config.scenes:
+            self._blind_spots()
 
     def _batch(self, paths: set[str], folders: set[str]) -> None:
         self.state = "batch"
@@ -347,6 +349,20 @@ class Daemon:
             done = pipeline.update_scenes_incremental(store, self.config, self.scene_model, self.scene_state,
                                                       set(self.stale), self._progress)
             self._scenes_done(store.scene_count(), done.seconds, incremental=not done.full)
+        self._blind_spots()
+
+    def _blind_spots(self) -> None:
+        """Compute the blind spots now that scenes are fresh and cache them in the store, so
+        the app and `vaultmind blindspots` answer at once (they are derived from the store and
+        the scenes; readers recompute them only when the cache is out of date)."""
+        self.state = "blind spots"
+        self._write_status(force=True)
+        tick = time.perf_counter()
+        with Store.open(self.state_dir) as store:
+            count = len(pipeline.all_blind_spots(store, self.scene_model))
+        log.info("blind spots: %d in %.2f s", count, time.perf_counter() - tick)
+        self.state = "idle"
+        self._write_status(force=True)
 
     def _scenes_done(self, count: int, seconds: float, *, incremental: bool) -> None:
         self.stale.clear()
@@ -367,7 +383,7 @@ class Daemon:
         if not force and now - self._status_written < _STATUS_EVERY:
             return
         self._status_written = now
-        stale = (["scenes", "blind spots"] if self.scenes_stale else [])
+        stale = ["scenes", "blind spots"] if self.scenes_stale else ["blind spots"] if self.state == "blind spots" else []
         data = {
             "pid": os.getpid(), "since": self.since, "state": self.state, "queue": len(self.inbox),
             "notes": self.notes, "stale": stale,

@@ -9,6 +9,7 @@ are left out of gap and bridge computations.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,10 @@ import numpy as np
 
 from vaultmind.types import BlindSpot, Note, Scene
 
-__all__ = ["BlindSpotInput", "Detector", "DETECTORS", "KINDS", "EXPLANATIONS", "LinkRow", "find_blind_spots",
-           "finding_id"]
+__all__ = ["BlindSpotInput", "Detector", "DETECTORS", "KINDS", "EXPLANATIONS", "LinkRow", "VERSION",
+           "find_blind_spots", "finding_id", "spot_to_json", "spot_from_json"]
+
+VERSION = 1  # bump when a detector changes, so cached findings are computed again
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,19 @@ def find_blind_spots(data: BlindSpotInput, *, kinds: Iterable[str] | None = None
         for kind in detector.kinds:
             found.extend(sorted(by_kind.get(kind, []), key=lambda s: (-s.score, s.id))[:limit])
     return found
+
+
+def spot_to_json(spot: BlindSpot) -> str:
+    """A finding as JSON: how feedback keeps it and the store caches it."""
+    return json.dumps({"kind": spot.kind, "id": spot.id, "score": spot.score, "title": spot.title,
+                       "evidence": list(spot.evidence), "notes": list(spot.notes), "suggestion": spot.suggestion},
+                      ensure_ascii=False, default=str)
+
+
+def spot_from_json(blob: str) -> BlindSpot:
+    data = json.loads(blob)
+    return BlindSpot(data["kind"], data["id"], data["score"], data["title"], tuple(data["evidence"]),
+                     tuple(data["notes"]), data["suggestion"])
 
 
 # The detector modules import the names above from this package, so they come last.

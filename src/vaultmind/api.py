@@ -50,7 +50,7 @@ from vaultmind.graph import GraphMetrics
 from vaultmind.resolve import Resolver, fold
 from vaultmind.store import STORE_FILE, Store
 from vaultmind.consistency import verify_store
-from vaultmind.types import BlindSpot, Chip, Difference, IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, Warning, WatchStatus
+from vaultmind.types import BlindSpot, Chip, Difference, IndexSummary, NoteReport, RelatedNote, SceneMap, SceneReport, SearchHit, VaultOverview, Warning, WatchStatus
 
 GRAPH_FORMATS = ("json", "graphml", "gexf")
 
@@ -116,6 +116,30 @@ def verify(vault: str | Path, *, state_dir: str | Path | None = None, model: str
     return verify_store(root, settings, _model(settings, None).model_id)
 
 
+def overview(vault: str | Path, *, state_dir: str | Path | None = None, config: Config | None = None) -> VaultOverview:
+    """Counts, freshness (files changed on disk since the last index, by a stat-only walk),
+    the store's place and size, the models with vectors, and whether the daemon runs."""
+    root = pipeline.check_vault(Path(vault))
+    settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None})
+    directory = state_dir_for(root, settings)
+    with _open(vault, state_dir, settings) as store:
+        counts = store.counts()
+        found = store.scene_map()
+        wanted = {link_graph_stage.wanted_key(target) for _source, target in store.wanted_links()}
+        indexed = store.get_meta("indexed_at")
+        result = dict(
+            notes=counts["notes"], canvases=counts["canvases"], attachments=counts["attachments"],
+            links=counts["links"], unresolved=counts["unresolved"], wanted=len(wanted), warnings=counts["warnings"],
+            chunks=store.chunk_count(), models=tuple(store.vector_models()),
+            scenes=len(found.scenes) if found else 0, regions=len(found.regions) if found else 0,
+            unplaced=len(found.unplaced) if found else 0, indexed_at=float(indexed) if indexed else None,
+            changed=pipeline.changed_since_index(store, root, settings),
+            daemon=watch_stage.status(directory, store),
+        )
+    size = sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
+    return VaultOverview(vault=str(root), state_dir=str(directory), store_bytes=size, **result)
+
+
 def find_note(store: Store, name: str) -> str:
     """A note's path from a path, a title or an alias, the way Obsidian would link to it."""
     notes = [p for p, *_ in store.note_rows()]
@@ -153,6 +177,47 @@ def link_graph(vault: str | Path, *, state_dir: str | Path | None = None, config
         files = [(path, kind) for path, (kind, *_rest) in sorted(store.file_states().items())]
         titles = {path: title for path, _h, title, _p, _w in store.note_rows()}
         return link_graph_stage.build_graph(files, store.links(), titles)
+
+
+def graph_view(vault: str | Path, *, scene: int | None = None, note: str | None = None, depth: int = 1,
+               state_dir: str | Path | None = None, config: Config | None = None) -> nx.Graph:
+    """A graph to draw. By default the scene level: scenes as nodes (`label`, `notes`) joined
+    by the links between them (`weight`). With `scene`, that scene's notes and the wanted
+    notes they link to; with `note` (a path, title or alias), the notes within `depth` links
+    of it either way, as Obsidian's local graph. Note nodes carry `kind`, `title`,
+    `backlinks` and `scene`; edges `weight` (link occurrences)."""
+    graph = link_graph(vault, state_dir=state_dir, config=config)
+    with _open(vault, state_dir, config) as store:
+        found = store.scene_map()
+        center = find_note(store, note) if note is not None else None
+    scenes = found.scenes if found else ()
+    scene_of = {p: s.id for s in scenes for p in s.notes}
+    if center is not None:
+        return link_graph_stage.note_view(graph, link_graph_stage.neighbourhood(graph, center, depth), scene_of)
+    if scene is not None:
+        chosen = next((s for s in scenes if s.id == scene), None)
+        if chosen is None:
+            raise SceneNotFound(scene, tuple(s.id for s in scenes))
+        members = set(chosen.notes)
+        wanted = {t for p in members for t in graph.successors(p) if graph.nodes[t].get("kind") == "wanted"}
+        return link_graph_stage.note_view(graph, members | wanted, scene_of)
+    return link_graph_stage.scene_level(graph, scene_of, {s.id: s.label for s in scenes})
+
+
+def obsidian_url(vault: str | Path, path: str) -> str:
+    """The `obsidian://open` link that opens `path` (vault-relative) in Obsidian, for a vault
+    Obsidian knows by its folder name."""
+    from urllib.parse import quote
+
+    root = Path(vault).expanduser().resolve()
+    return f"obsidian://open?vault={quote(root.name, safe='')}&file={quote(path.removesuffix('.md'), safe='')}"
+
+
+def embedder(model: str | None = None) -> Embedder:
+    """The embedding model `model` (default: the `model` setting's default, e5), loaded on
+    first use and then kept for the process: pass it as `embedder=` to keep one loaded model
+    across calls (the app does)."""
+    return LazyModel(model or Config().model)
 
 
 def graph_metrics(vault: str | Path, *, state_dir: str | Path | None = None, config: Config | None = None) -> GraphMetrics:
@@ -352,6 +417,7 @@ def blind_spots(
     *,
     kinds: list[str] | tuple[str, ...] | None = None,
     limit: int = 10,
+    scene: int | None = None,
     include_dismissed: bool = False,
     model: str | None = None,
     embedder: Embedder | None = None,
@@ -361,6 +427,7 @@ def blind_spots(
 ) -> list[BlindSpot]:
     """Blind spots of the vault, by kind in detector order, best first within a kind (at most
     `limit` per kind); findings the author dismissed are left out unless `include_dismissed`.
+    With `scene`, only findings about that scene's notes (or the scene itself).
     Scenes are found again first if the vault changed; the stored vectors of `model` are used
     (never embeds: run `index` for that)."""
     unknown = sorted(set(kinds or ()) - set(KINDS))
@@ -372,15 +439,34 @@ def blind_spots(
     with _open(vault, state_dir, settings) as store:
         pipeline.update_scenes(store, settings, model_id, lock=True)
         dismissed = frozenset() if include_dismissed else frozenset(f for f, *_ in store.feedback("dismissed"))
-        if timings is not None or limit > pipeline.BLIND_SPOT_CACHE_LIMIT:  # measured, or more than the cache keeps
+        members = _scene_members(store, scene)
+        if timings is not None or (limit > pipeline.BLIND_SPOT_CACHE_LIMIT and scene is None):
             data = pipeline.blindspot_input(store, model_id, dismissed=dismissed)
             return find_blind_spots(data, kinds=kinds, limit=limit, timings=timings)
         every = pipeline.all_blind_spots(store, model_id)
     by_kind: dict[str, list[BlindSpot]] = {}
     for spot in every:
-        if spot.id not in dismissed and (kinds is None or spot.kind in kinds):
-            by_kind.setdefault(spot.kind, []).append(spot)
+        if spot.id in dismissed or (kinds is not None and spot.kind not in kinds):
+            continue
+        if members is not None and not (members & set(spot.notes) or _about_scene(spot, scene)):
+            continue
+        by_kind.setdefault(spot.kind, []).append(spot)
     return [spot for kind in KINDS for spot in by_kind.get(kind, [])[:limit]]
+
+
+def _scene_members(store: Store, scene: int | None) -> set[str] | None:
+    if scene is None:
+        return None
+    found = store.scene_map()
+    chosen = next((s for s in (found.scenes if found else ()) if s.id == scene), None)
+    if chosen is None:
+        raise SceneNotFound(scene, tuple(s.id for s in (found.scenes if found else ())))
+    return set(chosen.notes) | set(chosen.wanted)
+
+
+def _about_scene(spot: BlindSpot, scene: int | None) -> bool:
+    """Scene-level findings (gaps, weak coupling) name their scenes in their evidence."""
+    return any(isinstance(e, dict) and scene in (e.get("scene"), *(e.get("scenes") or ())) for e in spot.evidence)
 
 
 def judge(

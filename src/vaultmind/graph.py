@@ -96,3 +96,54 @@ def metrics(graph: nx.MultiDiGraph) -> GraphMetrics:
         tuple(sorted(c)) for c in sorted(nx.weakly_connected_components(simple), key=lambda c: (-len(c), min(c)))
     )
     return GraphMetrics(in_degree, out_degree, pagerank, orphans, dead_ends, components)
+
+
+# ---------------------------------------------------------------- views for drawing
+
+
+def scene_level(graph: nx.MultiDiGraph, scene_of: dict[str, int], labels: dict[int, str]) -> nx.Graph:
+    """Scenes as nodes (`notes`: how many, `label`) joined by the links between their notes
+    (`weight`: how many link occurrences cross between the two scenes, either way)."""
+    view = nx.Graph()
+    sizes = Counter(scene_of.values())
+    for scene, label in labels.items():
+        view.add_node(scene, kind="scene", label=label, notes=sizes.get(scene, 0))
+    for source, target in graph.edges():
+        a, b = scene_of.get(source), scene_of.get(target)
+        if a is None or b is None or a == b:
+            continue
+        weight = view.get_edge_data(a, b, {"weight": 0})["weight"]
+        view.add_edge(a, b, weight=weight + 1)
+    return view
+
+
+def note_view(graph: nx.MultiDiGraph, nodes: Iterable[str], scene_of: dict[str, int]) -> nx.Graph:
+    """The notes `nodes` as an undirected drawing graph: each node with its `kind` (note,
+    canvas, attachment, wanted), `title`, `backlinks` (distinct notes linking to it, in the
+    whole vault) and `scene` (None when unplaced); edges `weight` = link occurrences either
+    way."""
+    keep = set(nodes)
+    view = nx.Graph()
+    for node in keep:
+        data = graph.nodes[node]
+        backlinks = len({s for s, _t in graph.in_edges(node) if s != node})
+        view.add_node(node, kind=data.get("kind", "note"), title=data.get("title", node), backlinks=backlinks,
+                      scene=scene_of.get(node))
+    for source, target in graph.edges():
+        if source != target and source in keep and target in keep:
+            weight = view.get_edge_data(source, target, {"weight": 0})["weight"]
+            view.add_edge(source, target, weight=weight + 1)
+    return view
+
+
+def neighbourhood(graph: nx.MultiDiGraph, center: str, depth: int) -> set[str]:
+    """`center` and every node within `depth` links of it, following links either way (as
+    Obsidian's local graph does)."""
+    reached, frontier = {center}, {center}
+    for _ in range(max(depth, 0)):
+        step = {n for node in frontier for n in (*graph.successors(node), *graph.predecessors(node))}
+        frontier = step - reached
+        reached |= frontier
+        if not frontier:
+            break
+    return reached

@@ -97,6 +97,16 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
         return reconcile(store, vault, config, progress, embedder, scene_model)
 
 
+def changed_since_index(store: Store, vault: Path, config: Config) -> int:
+    """How many files on disk are new, changed (size or mtime) or gone since the store last
+    saw them: a stat-only walk, nothing is read."""
+    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(store.path.parent,))
+    found = vault_files.walk_vault(vault, rules).files
+    previous = store.file_states()
+    now = {f.path for f in found}
+    return sum(1 for f in found if _needs_read(f, previous.get(f.path))) + sum(1 for p in previous if p not in now)
+
+
 def reconcile(store: Store, vault: Path, config: Config, progress: Progress | None = None,
               embedder: Embedder | None = None, scene_model: str | None = None, *,
               skip_dirs: tuple[Path, ...] = ()) -> IndexSummary:

@@ -729,6 +729,10 @@ class Store:
         self.db.execute("DELETE FROM scene_positions WHERE run <= ?", (run_id - keep_runs,))
         return run_id
 
+    def vector_models(self) -> list[str]:
+        """The models with stored vectors."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT model FROM vectors ORDER BY model")]
+
     def last_scene_run(self) -> int:
         return int(self.db.execute("SELECT coalesce(max(id), 0) FROM scene_runs").fetchone()[0])
 

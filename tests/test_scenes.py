@@ -242,6 +242,26 @@ def test_a_new_cluster_is_born_with_a_fresh_id(tmp_path: Path) -> None:
         assert any(e.kind == "birth" for e in store.scene_events(scene=chess.id))
 
 
+def test_md_spellings_of_a_wanted_note_are_one_in_scenes_and_blind_spots(tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    shutil.copytree(SAMPLE_VAULT, vault, ignore=shutil.ignore_patterns(".vaultmind"))
+    for note, link in (("bees/21_роение.md", "[[Aras Teucras.md]]"), ("bees/25_весенний_осмотр.md", "[[Aras Teucras]]"),
+                       ("bees/21_роение.md", "[[varroa treatment calendar.md]]")):
+        with (vault / note).open("a", encoding="utf-8") as handle:
+            handle.write(f"\n\nСм. {link}.\n")
+    state, embedder = tmp_path / "state", HashEmbedder()
+    vaultmind.index(vault, state_dir=state, embedder=embedder)
+    found = vaultmind.scene_map(vault, state_dir=state, embedder=embedder)
+    wanted = [text for s in found.scenes for text in s.wanted]
+    assert wanted.count("Aras Teucras") == 1 and wanted.count("varroa treatment calendar") == 1
+    assert not [text for text in wanted if text.lower().endswith(".md")]
+    spots = vaultmind.blind_spots(vault, kinds=["wanted_note"], limit=50, state_dir=state, embedder=embedder)
+    shown = [s.notes[0] for s in spots]
+    assert shown.count("Aras Teucras") == 1 and "Aras Teucras.md" not in shown
+    varroa = next(s for s in spots if s.notes == ("varroa treatment calendar",))
+    assert next(e for e in varroa.evidence if e["type"] == "count")["notes"] == 4  # three as before, one with .md
+
+
 def test_links_only_without_vectors(tmp_path: Path) -> None:
     vault = tmp_path / "vault"
     shutil.copytree(SAMPLE_VAULT, vault, ignore=shutil.ignore_patterns(".vaultmind"))

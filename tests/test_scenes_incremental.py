@@ -191,6 +191,16 @@ def test_a_created_note_resolves_other_notes_wanted_links(daemon: Daemon) -> Non
                                                "bees/25_весенний_осмотр.md"}
 
 
+def test_a_wanted_note_written_with_md_stays_one_wanted_note(daemon: Daemon) -> None:
+    append(daemon.vault, "bees/21_роение.md", "\nСм. [[varroa treatment calendar.md]] и [[Aras Teucras.md]].\n")
+    daemon.update("bees/21_роение.md")
+    append(daemon.vault, "bees/05_матка_и_как_её_найти.md", "\nСм. [[Aras Teucras]].\n")
+    daemon.update("bees/05_матка_и_как_её_найти.md")
+    wanted = [text for s in daemon.scenes().scenes for text in s.wanted]
+    assert wanted.count("varroa treatment calendar") == 1 and wanted.count("Aras Teucras") == 1
+    assert not [text for text in wanted if text.lower().endswith(".md")]
+
+
 def test_a_large_change_or_other_settings_run_the_full_stage(daemon: Daemon) -> None:
     notes = sorted(p for p in daemon.store.paths("note") if p.endswith(".md"))
     many = notes[: len(notes) // 4 + 1]  # more than LARGE_CHANGE of the vault

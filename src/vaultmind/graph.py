@@ -2,7 +2,8 @@
 
 Nodes: notes and canvases (`kind="note"` / `"canvas"`, id = vault path), attachments
 (`kind="attachment"`), and wanted notes (`kind="wanted"`, id = the link text as most often
-written; spellings that differ only in case or Unicode form are one wanted note).
+written, without `.md`; spellings that differ only in case, Unicode form or a trailing `.md`
+are one wanted note).
 """
 
 from __future__ import annotations
@@ -33,7 +34,28 @@ class GraphMetrics:
 
 
 def wanted_key(target: str) -> str:
-    return unicodedata.normalize("NFC", target.strip()).casefold()
+    """What makes two unresolved link texts one wanted note: NFC, casefolded, `.md` optional
+    (`[[Idea.md]]` and `[[idea]]` are the same note to write)."""
+    return _without_md(unicodedata.normalize("NFC", target.strip()).casefold())
+
+
+def _without_md(text: str) -> str:
+    text = text.strip()
+    return text[:-3].rstrip() if text.lower().endswith(".md") and text[:-3].strip() else text
+
+
+def wanted_name(spellings: Counter[str]) -> str:
+    """How to show a wanted note written in `spellings` (text → occurrences, all of one
+    `wanted_key`): the commonest spelling without `.md`, one written without `.md` winning a
+    tie, then the first seen."""
+    counts: Counter[str] = Counter()
+    bare: Counter[str] = Counter()
+    for text, n in spellings.items():
+        name = _without_md(text)
+        counts[name] += n
+        if name == text.strip():
+            bare[name] += n
+    return max(counts, key=lambda name: (counts[name], bare[name]))
 
 
 def build_graph(files: Iterable[tuple[str, str]], links: Iterable[ResolvedLink],
@@ -47,7 +69,7 @@ def build_graph(files: Iterable[tuple[str, str]], links: Iterable[ResolvedLink],
     for item in links:
         if item.target_path is None:
             spellings.setdefault(wanted_key(item.link.target), Counter())[item.link.target.strip()] += 1
-    wanted_id = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
+    wanted_id = {key: wanted_name(counts) for key, counts in spellings.items()}
     for key, node in wanted_id.items():
         if node not in graph:
             graph.add_node(node, kind="wanted", title=node)

@@ -21,7 +21,7 @@ from vaultmind.types import BlindSpot, Note, Scene
 __all__ = ["BlindSpotInput", "Detector", "DETECTORS", "KINDS", "EXPLANATIONS", "LinkRow", "VERSION",
            "find_blind_spots", "finding_id", "spot_to_json", "spot_from_json"]
 
-VERSION = 1  # bump when a detector changes, so cached findings are computed again
+VERSION = 2  # bump when a detector changes, so cached findings are computed again
 
 
 @dataclass(frozen=True, slots=True)

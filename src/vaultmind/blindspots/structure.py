@@ -50,9 +50,26 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip()).casefold()
 
 
+def _without_md(text: str) -> str:
+    text = text.strip()
+    return text[:-3].rstrip() if text.lower().endswith(".md") and text[:-3].strip() else text
+
+
 def _wanted_key(target: str) -> str:
     key = _fold(target)
     return key[:-3].rstrip() if key.endswith(".md") else key
+
+
+def _wanted_name(texts: Iterable[str]) -> str:
+    """A wanted note's name as the author writes it most often, without `.md` (one written
+    without `.md` wins a tie), as `graph.wanted_name` names its node."""
+    counts: Counter[str] = Counter()
+    bare: Counter[str] = Counter()
+    for text in texts:
+        name = _without_md(text)
+        counts[name] += 1
+        bare[name] += name == text.strip()
+    return max(counts, key=lambda name: (counts[name], bare[name]))
 
 
 def _is_concept(key: str) -> bool:
@@ -184,11 +201,11 @@ def wanted_notes(data: BlindSpotInput, limit: int) -> list[BlindSpot]:
     scene_of, existing, names = _scene_index(data), _Existing(data), _link_names(data)
     spots = []
     for key, links in groups.items():
-        text = Counter(r.target.strip() for r in links).most_common(1)[0][0]
         match = existing.probable(key)
         if match is None:
-            spots.append(_wanted(key, text, links, scene_of))
-        else:
+            spots.append(_wanted(key, _wanted_name(r.target for r in links), links, scene_of))
+        else:  # shown as written: it is the text to change
+            text = Counter(r.target.strip() for r in links).most_common(1)[0][0]
             title = _title(data, match[0])
             spots.append(_broken(key, text, links, match, scene_of, title, names.get(match[0], title)))
     log.debug("%d wanted targets, %d of them broken links", len(spots), sum(s.kind == "broken_link" for s in spots))

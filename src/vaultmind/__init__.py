@@ -5,6 +5,7 @@ The public API: everything the CLI, the daemon and the app use is named here.
 
 from vaultmind.api import (
     GRAPH_FORMATS,
+    LOCAL_HOSTS,
     VERDICTS,
     blind_spots,
     blind_spots_markdown,
@@ -27,6 +28,8 @@ from vaultmind.api import (
     scene_map,
     scene_report,
     search,
+    store_version,
+    serve_app,
     verify,
     watch,
     watch_service,
@@ -132,6 +135,8 @@ __all__ = [
     "graph_view",
     "obsidian_url",
     "overview",
+    "serve_app",
+    "LOCAL_HOSTS",
     "VaultOverview",
     "Link",
     "ModelError",
@@ -166,5 +171,6 @@ __all__ = [
     "scene_map",
     "scene_report",
     "search",
+    "store_version",
     "verify",
 ]

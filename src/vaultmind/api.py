@@ -10,9 +10,11 @@ import difflib
 import hashlib
 import json
 import logging
+import os
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -492,9 +494,12 @@ def judge(
     else:
         prefix = finding.split("-", 1)[0]
         kinds = [k for k in KINDS if PREFIX[k] == prefix] or None
-        spots = blind_spots(vault, kinds=kinds, limit=10_000, include_dismissed=True, model=model,
-                            embedder=embedder, state_dir=state_dir, config=config)
-        spot = next((s for s in spots if s.id == finding), None)
+        for limit in (pipeline.BLIND_SPOT_CACHE_LIMIT, 10_000):  # the store's cache first, then everything
+            spots = blind_spots(vault, kinds=kinds, limit=limit, include_dismissed=True, model=model,
+                                embedder=embedder, state_dir=state_dir, config=config)
+            spot = next((s for s in spots if s.id == finding), None)
+            if spot is not None or max(Counter(s.kind for s in spots).values(), default=0) < limit:
+                break  # found, or the cache held every finding of these kinds
     if spot is None:
         raise FindingNotFound(finding)
     with _open(vault, state_dir, config) as store, store.writer_lock(), store.transaction():
@@ -654,6 +659,17 @@ def _vaultmind_version() -> str:
         return "0+unknown"
 
 
+def store_version(vault: str | Path, *, state_dir: str | Path | None = None,
+                  config: Config | None = None) -> tuple[float, int, int, float]:
+    """What changes whenever an answer read from the store can: the last index's time (0 before
+    the first), the last scene run, and the number and latest time of the author's verdicts. A
+    cache key for readers such as the app: a few small reads, no walk of the vault."""
+    with _open(vault, state_dir, config) as store:
+        verdicts = store.feedback()
+        return (float(store.get_meta("indexed_at") or 0.0), store.last_scene_run(), len(verdicts),
+                max((at for _f, _k, _v, at, *_rest in verdicts), default=0.0))
+
+
 # ---------------------------------------------------------------- the sync daemon
 
 
@@ -710,3 +726,36 @@ def watch_service(vault: str | Path, kind: str | None = None, args: tuple[str, .
     (`launchd`, default on macOS) that runs `vaultmind watch VAULT`; nothing is installed."""
     root = pipeline.check_vault(Path(vault))
     return watch_stage.service_file(root, kind or ("launchd" if sys.platform == "darwin" else "systemd"), args)
+
+
+# ---------------------------------------------------------------- the app
+
+
+APP_ENTRY = Path(__file__).resolve().parents[2] / "app" / "main.py"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve_app(vault: str | Path, *, host: str = "127.0.0.1", port: int = 8501, state_dir: str | Path | None = None,
+              model: str | None = None, open_browser: bool = False) -> int:
+    """Serve the app for `vault` at http://HOST:PORT until it is stopped (Ctrl-C); returns
+    the server's exit status. It binds to this machine only unless `host` says otherwise.
+    The app's files live beside the package in a source checkout (`app/main.py`)."""
+    import subprocess
+
+    root = pipeline.check_vault(Path(vault))
+    if not APP_ENTRY.is_file():
+        raise VaultmindError(f"the app is not installed here ({APP_ENTRY} is missing): run vaultmind from its "
+                             "source checkout (make app)")
+    env = {**os.environ, "VAULTMIND_VAULT": str(root), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    if state_dir:
+        env["VAULTMIND_STATE_DIR"] = str(Path(state_dir).expanduser().resolve())
+    if model:
+        env["VAULTMIND_MODEL"] = model
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_ENTRY), "--server.address", host,
+               "--server.port", str(port), "--server.headless", "false" if open_browser else "true",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+               "--client.toolbarMode", "minimal"]
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0

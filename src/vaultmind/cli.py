@@ -155,6 +155,48 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
         click.echo(f"  see the warnings with: vaultmind doctor {vault}")
 
 
+# ------------------------------------------------------------------ ui
+
+
+@main.command()
+@VAULT
+@state_dir_option
+@model_option
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but this machine makes your notes reachable from the network.")
+@click.option("--no-index", is_flag=True, help="Serve what the store holds without indexing first.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the app in the default browser.")
+@user_errors
+def ui(vault: Path, state_dir: Path | None, model: str | None, port: int, host: str, no_index: bool,
+       open_browser: bool) -> None:
+    """Serve the app for VAULT at http://127.0.0.1:8501, indexing it first (incrementally).
+
+    Pages: Overview, Graph, Scenes, Blind spots, Search, Note, Chips, Health. Stop with Ctrl-C.
+
+    Example: vaultmind ui ~/notes --port 8502
+    """
+    if host not in vaultmind.LOCAL_HOSTS:
+        click.echo(f"warning: serving on {host}: anyone who can reach this machine on port {port} can read "
+                   "your notes", err=True)
+    if not no_index:
+        status = vaultmind.watch_status(vault, state_dir=state_dir)
+        if status.running:
+            click.echo(f"vaultmind watch is running (pid {status.pid}): it keeps the index fresh", err=True)
+        else:
+            click.echo(f"indexing {vault} first (incremental)…", err=True)
+            bar = _Bar(enabled=sys.stderr.isatty())
+            try:
+                summary = vaultmind.index(vault, state_dir=state_dir, model=model, progress=bar, wait=30.0)
+            finally:
+                bar.close()
+            click.echo(f"  {summary.notes} notes, {summary.links} links, {summary.scenes} scenes; "
+                       f"parsed {summary.parsed} in {summary.seconds:.1f} s", err=True)
+    click.echo(f"serving the app at http://{host}:{port} (Ctrl-C to stop)", err=True)
+    sys.exit(vaultmind.serve_app(vault, host=host, port=port, state_dir=state_dir, model=model,
+                                 open_browser=open_browser))
+
+
 # ------------------------------------------------------------------ watch, status
 
 

@@ -41,7 +41,7 @@ from vaultmind.blindspots import VERSION as BLINDSPOTS_VERSION, BlindSpotInput, 
 from vaultmind.scenes import CENTRAL, SCENES_VERSION, SceneInput, SceneRun, build_scenes
 from vaultmind.scenes.incremental import NoteContent, SceneChange, SceneState, StateRun
 from vaultmind.store import WATCH_LOCK, Store, describe_holder, note_to_json, read_holder
-from vaultmind.graph import wanted_key
+from vaultmind.graph import wanted_key, wanted_name
 from vaultmind.types import BlindSpot, Chunk, IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def reconcile(store: Store, vault: Path, config: Config, progress: Progress | No
     phases["scan"] = time.perf_counter() - tick
 
     changed = [f for f in found if _needs_read(f, previous.get(f.path))]
+    last_chunk = store.last_chunk_id()
     outcome = _update_files(store, vault, config, changed, previous, removed, listing.warnings, None, report, phases)
 
     tick = time.perf_counter()
@@ -150,6 +151,8 @@ def reconcile(store: Store, vault: Path, config: Config, progress: Progress | No
 
     if embedder is not None:
         outcome.embedded = _meaning(store, state_dir, embedder, config, report, phases)
+    _mark_changed(store, bool(outcome.sources or outcome.gone or paths_changed or outcome.embedded
+                              or store.last_chunk_id() != last_chunk))
     if config.scenes:
         tick = time.perf_counter()
         update_scenes(store, config, scene_model or (embedder.model_id if embedder else ""), report)
@@ -253,6 +256,7 @@ def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str]
     phases["scan"] = time.perf_counter() - tick
 
     changed = [f for f in found.values() if _needs_read(f, previous.get(f.path))]
+    last_chunk = store.last_chunk_id()
     outcome = _update_files(store, vault, config, changed, previous, removed, walk_warnings,
                             (sorted(paths), sorted(folders)), report, phases)
 
@@ -277,6 +281,8 @@ def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str]
 
     if embedder is not None:
         outcome.embedded, vectors = _batch_meaning(store, embedder, config, vectors, report, phases)
+    _mark_changed(store, bool(outcome.sources or outcome.gone or came or went or relinked or outcome.embedded
+                              or store.last_chunk_id() != last_chunk))
     result = BatchResult(
         _summary(store, config, started, phases, outcome,
                  skipped=len(found) - len(changed), removed=len(removed), embedder=embedder),
@@ -284,6 +290,14 @@ def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str]
         frozenset(relinked),
     )
     return result, vectors
+
+
+def _mark_changed(store: Store, changed: bool) -> None:
+    """Record when the store's content last changed (`changed_at`; `indexed_at` is when it was
+    last checked): what is derived from the whole store, like the blind-spot cache, follows it."""
+    if changed or store.get_meta("changed_at") is None:
+        with store.transaction():
+            store.set_meta("changed_at", str(time.time()))
 
 
 def _normalised(paths: Iterable[str]) -> set[str]:
@@ -708,7 +722,7 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
         if target_path is None:
             spelling.setdefault(wanted_key(target), Counter())[target] += 1
         links.append((source, target_path, target))
-    commonest = {key: counts.most_common(1)[0][0] for key, counts in spelling.items()}
+    commonest = {key: wanted_name(counts) for key, counts in spelling.items()}
     links = [(s, t, commonest[wanted_key(w)] if t is None else w) for s, t, w in links]
     embedded = _chunk_vectors(store, model_id, markdown, chunks)
     vectors = None
@@ -834,11 +848,11 @@ BLIND_SPOT_CACHE_LIMIT = 200  # findings per kind kept in the store's cache
 
 def all_blind_spots(store: Store, model_id: str) -> list[BlindSpot]:
     """Every kind's findings (up to `BLIND_SPOT_CACHE_LIMIT` each, dismissed ones included),
-    from the store's cache when nothing changed since they were computed (`indexed_at`, the
+    from the store's cache when nothing changed since they were computed (`changed_at`, the
     last scene run, the model), else computed now and cached. The cache is derived data, so
     it is written without the writer lock (SQLite still serialises the write)."""
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr((BLINDSPOTS_VERSION, model_id, BLIND_SPOT_CACHE_LIMIT, store.get_meta("indexed_at"),
+    digest.update(repr((BLINDSPOTS_VERSION, model_id, BLIND_SPOT_CACHE_LIMIT, store.get_meta("changed_at"),
                         store.scene_fingerprint(), store.last_scene_run())).encode())
     fingerprint = digest.hexdigest()
     cached = store.cached_blind_spots(fingerprint)
@@ -1024,7 +1038,7 @@ def _link_rows_now(store: Store, state: SceneState, sources: set[str]) -> dict[s
         key = wanted_key(target)
         spelling.setdefault(key, Counter())[target] += 1
         referring.setdefault(key, set()).add(source)
-    commonest = {key: counts.most_common(1)[0][0] for key, counts in spelling.items()}
+    commonest = {key: wanted_name(counts) for key, counts in spelling.items()}
     read = store.link_resolution(sorted(sources))
     keys = {wanted_key(target) for _id, _s, target, path in read if path is None}
     keys |= {wanted_key(text) for s in sources for path, text in state.rows.get(s, ()) if path is None}

@@ -1,14 +1,16 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   index sample_vault/ and show what was found: search, scenes, blind spots, chips
+#   make app    index sample_vault/ (with progress) and serve the app at http://127.0.0.1:8501
 #   make test   run the test suite
 # Both create or refresh the virtual environment at .venv/ from the pinned requirements.
+# make demo is the terminal tour: search, scenes, blind spots and chips printed.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch retrieval scene-quality blindspot-quality clean
+
+.PHONY: app demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch bench-app retrieval scene-quality blindspot-quality clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -17,6 +19,9 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+app: $(STAMP)          ## index sample_vault/ and serve the app at http://127.0.0.1:8501 (Ctrl-C stops it)
+	HF_HUB_OFFLINE=1 $(BIN)/vaultmind ui sample_vault
 
 demo: $(STAMP)
 	$(BIN)/vaultmind index sample_vault
@@ -58,6 +63,9 @@ bench-chips: $(VENV)/.bench-installed  ## chip export (all formats) vs index --n
 
 bench-watch: $(VENV)/.bench-installed  ## sync daemon on the 10k-note vault: one-note saves, a 1,000-op burst, idle (~20 min)
 	$(BIN)/python -m benchmarks.run_watch --notes 10000
+
+bench-app: $(VENV)/.bench-installed  ## the app in headless Chromium: first render per page, search, memory; sample + 10k vault (~25 min)
+	$(BIN)/python -m benchmarks.run_app --notes 10000
 
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval

@@ -1,0 +1,55 @@
+"""Serves the app for the browser test, embedding with the tests' HashEmbedder (the real model
+would make the test slow):
+
+    python tests/app_child.py VAULT --port PORT [other `vaultmind ui` options]
+
+It runs `vaultmind ui` through the CLI (index first, then `serve_app`). `serve_app` starts
+Streamlit as a child process, which the patched model would not reach, so its
+`python -m streamlit run ...` command runs in this process instead, unchanged. SIGTERM stops
+the server (Streamlit's own handler).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import vaultmind.api  # noqa: E402
+from conftest import HashEmbedder  # noqa: E402
+from vaultmind.cli import main as vaultmind_cli  # noqa: E402
+from vaultmind.embed import resolve_spec  # noqa: E402
+
+_call = subprocess.call
+
+
+def hash_model(spec: str = "e5") -> HashEmbedder:
+    resolve_spec(spec)  # unknown model names still fail as they would for real
+    return HashEmbedder(spec)
+
+
+def streamlit_here(command: list[str], *args, env: dict[str, str] | None = None, **kwargs) -> int:
+    """`python -m streamlit run APP [flags]` from `serve_app`, run in this process."""
+    if command[1:4] != ["-m", "streamlit", "run"]:
+        return _call(command, *args, env=env, **kwargs)
+    from streamlit.web import cli as streamlit_cli
+
+    os.environ.update(env or {})
+    try:
+        streamlit_cli.main(command[3:], prog_name="streamlit")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0
+    return 0
+
+
+def main(argv: list[str]) -> None:
+    vaultmind.api.LazyModel = hash_model
+    subprocess.call = streamlit_here
+    vaultmind_cli(["ui", *argv], prog_name="vaultmind")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

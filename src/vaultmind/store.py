@@ -47,7 +47,7 @@ from vaultmind.types import (
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -206,6 +206,9 @@ _MIGRATIONS: dict[int, str] = {
         created REAL NOT NULL,
         findings TEXT NOT NULL
     );
+    """,
+    7: """
+    CREATE INDEX notes_hash ON notes(hash);
     """,
 }
 
@@ -431,11 +434,14 @@ class Store:
 
     def drop_unused_parses(self, hashes: Iterable[str] | None = None) -> int:
         """Forget parses no note or file has any more: all of them, or only among `hashes`."""
-        sql = ("DELETE FROM parsed WHERE hash NOT IN (SELECT hash FROM notes) "
-               "AND hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)")
         if hashes is None:
-            return self.db.execute(sql).rowcount
-        return sum(self.db.execute(sql + " AND hash=?", (h,)).rowcount for h in set(hashes))
+            return self.db.execute(
+                "DELETE FROM parsed WHERE hash NOT IN (SELECT hash FROM notes) "
+                "AND hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)").rowcount
+        # one indexed look-up per hash (notes_hash, files_hash), not a scan of every note
+        return sum(self.db.execute(
+            "DELETE FROM parsed WHERE hash=? AND NOT EXISTS (SELECT 1 FROM notes WHERE hash=?) "
+            "AND NOT EXISTS (SELECT 1 FROM files WHERE hash=?)", (h, h, h)).rowcount for h in set(hashes))
 
     # ------------------------------------------------------------ links
 
@@ -544,7 +550,9 @@ class Store:
     def chunk_vectors(self, model: str, ids: Iterable[int] | None = None) -> list[tuple[int, str, bytes]]:
         """(chunk id, note path, vector bytes) for every chunk embedded by `model`, or for the
         chunks `ids` among them."""
-        sql = "SELECT c.id, c.path, v.vector FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash"
+        # CROSS JOIN keeps chunks the outer loop, so a list of ids is found by its primary key
+        # instead of by a walk over every vector
+        sql = "SELECT c.id, c.path, v.vector FROM chunks c CROSS JOIN vectors v ON v.model = ? AND v.hash = c.hash"
         if ids is None:
             return list(self.db.execute(sql + " ORDER BY c.id", (model,)))
         wanted = sorted(ids)

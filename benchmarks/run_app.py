@@ -165,8 +165,12 @@ NOISY = 0.5  # cores other processes used during a measurement, above which it i
 
 
 def _tree_cpu(pids: Sequence[int]) -> float:
-    """CPU seconds used so far by these processes and all their descendants."""
-    total = 0.0
+    """CPU seconds used so far by these processes and all their descendants (and the reaped
+    children of this one)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = children.ru_utime + children.ru_stime
     for pid in pids:
         try:
             root = psutil.Process(pid)
@@ -639,10 +643,12 @@ def terminal_search(vault: Vault, run_dir: Path, s: Settings) -> dict[str, Any]:
     cold = []
     for query in vault.queries[: s.queries]:
         cmd = [*vaultmind_command(), "search", str(vault.path), query, "-n", "10", *state]
+        load = OtherLoad()  # the search process is this one's child: reaped, it counts as ours
         started = time.perf_counter()
         done = subprocess.run(cmd, cwd=REPO, env={**_child_env(), "HF_HUB_OFFLINE": "1"}, capture_output=True,
                               text=True, timeout=s.timeout)
         cold.append({"seconds": time.perf_counter() - started, "exit_code": done.returncode,
+                     "other_cores": load.cores(),
                      "first_line": (done.stdout.strip().splitlines() or [done.stderr.strip()])[0][:200]})
     log("    cold: " + ", ".join(f"{c['seconds']:.2f}" for c in cold) + " s")
     warm = run_measurement("search-warm", vault.path, f"{vault.key}-search-warm", run_dir, s.timeout,
@@ -924,6 +930,11 @@ def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def _noisy(m: dict[str, Any]) -> str:
+    busy = m.get("other_cores")
+    return f" (noisy: {busy:.1f} other cores)" if busy is not None and busy > NOISY else ""
+
+
 def _verdict(t: dict[str, Any]) -> str:
     if t.get("failed"):
         return "**FAIL** (page failed)"
@@ -1014,7 +1025,8 @@ def render(r: dict[str, Any]) -> str:
         t = v["terminal"]
         warm = t["warm"].get("median") if isinstance(t["warm"], dict) else None
         md.append(f"| {v['label']} | {_s(app.get('cold'))} | {_s(app.get('warm_median'))} / {_s(app.get('warm_max'))} "
-                  f"| {_s(t['cold_median'])} ({', '.join(_s(c['seconds']) for c in t['cold'])}) | {_s(warm)} |")
+                  f"| {_s(t['cold_median'])} ({', '.join(_s(c['seconds']) + _noisy(c) for c in t['cold'])}) "
+                  f"| {_s(warm)} |")
     md += ["", "## Memory", "",
            "Peak PSS and RSS of each server's process tree (the `vaultmind ui` process and its Streamlit child), "
            "sampled every 0.25 s, MiB. The model is loaded on the session's and the search page's servers.", "",

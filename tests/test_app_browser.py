@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver; .ci/run does)",
 )
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
@@ -151,7 +151,9 @@ def wait_for(driver: WebDriver, condition: Callable[[WebDriver], object], what: 
         return bool(d.execute_script(IDLE_JS)) and bool(condition(d))
 
     try:
-        WebDriverWait(driver, WAIT, poll_frequency=0.05).until(ready)
+        # an element read while Streamlit redraws the page goes stale: look again at the next poll
+        WebDriverWait(driver, WAIT, poll_frequency=0.05,
+                      ignored_exceptions=(StaleElementReferenceException,)).until(ready)
     except TimeoutException:
         shot(driver, f"FAILED-{what}")
         pytest.fail(f"{what}: not there after {WAIT:.0f} s; the page shows:\n{main_text(driver)[:3000]}")

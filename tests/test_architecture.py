@@ -13,9 +13,9 @@ import vaultmind
 import vaultmind.config as config_module
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "vaultmind"
-FOUNDATION = {"types", "errors", "config"}
-STAGES = {"files", "markdown", "parse", "resolve", "store", "graph", "embed", "index", "scenes", "blindspots", "chips"}
-EXTRA_ALLOWED = {"parse": {"markdown"}}
+FOUNDATION = {"types", "errors", "config", "markup"}
+STAGES = {"files", "markdown", "properties", "parse", "resolve", "store", "graph", "embed", "index", "scenes", "blindspots", "chips"}
+EXTRA_ALLOWED = {"parse": {"markdown", "properties"}, "properties": {"markdown"}}
 ORCHESTRATORS = {"pipeline", "api", "watch", "consistency"}  # may use any stage
 PUBLIC_ONLY = {"cli"}  # the public API and nothing else
 HEAVY = {"torch", "sentence_transformers", "faiss", "streamlit", "watchdog", "transformers", "datasets", "trl",

@@ -650,10 +650,14 @@ def _judge_command(verdict: str) -> Callable[..., Any]:
     @click.argument("finding")
     @model_option
     @state_dir_option
+    @json_option
     @user_errors
-    def command(vault: Path, finding: str, model: str | None, state_dir: Path | None) -> None:
+    def command(vault: Path, finding: str, model: str | None, state_dir: Path | None, as_json: bool) -> None:
         spot = vaultmind.judge(vault, finding, verdict, model=model, state_dir=state_dir)
-        click.echo(f"{verdict} {spot.id}: {spot.title}")
+        if as_json:
+            emit_json({"verdict": verdict, "finding": _spot_json(spot)})
+        else:
+            click.echo(f"{verdict} {spot.id}: {spot.title}")
 
     return command
 

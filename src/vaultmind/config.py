@@ -35,6 +35,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Obsidian's own excluded files in .obsidian/app.json.",
     ),
     Setting(
+        "follow_external_symlinks",
+        False,
+        "Follow symlinks (files or folders) that lead out of the vault and index what they point "
+        "to. Off: they are skipped with a warning, so nothing outside the vault is read.",
+    ),
+    Setting(
         "max_note_bytes",
         4_000_000,
         "Notes larger than this are indexed only up to this many bytes, with a warning.",
@@ -233,6 +239,7 @@ _CHOICES = {"chip_secrets": ("redact", "drop")}
 class Config:
     state_dir: str | None = None
     ignore: tuple[str, ...] = ()
+    follow_external_symlinks: bool = False
     max_note_bytes: int = 4_000_000
     workers: int = 0
     batch_size: int = 500

@@ -50,7 +50,7 @@ _KEYED: dict[str, tuple[str, int]] = {
     "notes": ("SELECT path, hash, title, private, words FROM notes", 1),
     "links": ("SELECT source, seq, kind, target, heading, block, display, original, line, context, key, "
               "target_path FROM links", 2),
-    "chunked": ("SELECT path, note_hash, chunk_chars FROM chunked", 1),
+    "chunked": ("SELECT path, note_hash, chunk_chars, chunker FROM chunked", 1),
     "chunks": ("SELECT path, seq, kind, heading, text, line, hash, note_hash FROM chunks", 2),
 }
 # table → (path and rows of a note that have no key of their own; whether their order matters)

@@ -3,7 +3,8 @@ callouts. Each is a plain plugin function added with `md.use()`; because they ar
 core rules, code spans, fenced code, math and HTML comments are skipped for free.
 
 Tokens these rules add:
-- `wikilink` (meta: target, heading, block, display, embed, original, pos, end)
+- `wikilink` (content: the text between the brackets, for `split_wikilink`; meta: embed, pos,
+  end — kept small, as a note may hold a hundred thousand of them)
 - `tag` (meta: name, pos)
 - `comment_marker` (an Obsidian `%%`; meta: pos)
 - `link_open` / `image` from the stock rules get meta `pos` / `end` (their span in the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
@@ -31,6 +33,41 @@ _TAG_BODY = re.compile(r"[\w\-/]+")
 # a word or a URL (so `a#b`, `/#frag` and `&#123;` are not tags).
 _TAG_MAY_FOLLOW = set(" \t\n([{<>\"'*~,;!?|")
 _CALLOUT_HEAD = re.compile(r"^\[!([^\]\s]+)\]([+-]?)[ \t]*(.*)$")
+
+# Wikilinks and tags one note may have; past these they stay plain text (with a warning), so
+# a note that is nothing but links has a bounded number of tokens, not one per six bytes.
+MAX_LINKS = 100_000
+MAX_TAGS = 100_000
+
+
+@dataclass(slots=True)
+class NoteBudget:
+    """What is left of one note's link and tag allowance, shared by the pieces it is parsed
+    in, and how many were refused once it ran out."""
+
+    links: int = MAX_LINKS
+    tags: int = MAX_TAGS
+    refused_links: int = 0
+    refused_tags: int = 0
+
+
+def budget_env(budget: NoteBudget) -> dict[str, Any]:
+    """The `env` to parse a note (or one piece of it) with, so the rules draw on `budget`."""
+    return {"vaultmind_budget": budget}
+
+
+def _allowed(state: StateInline, silent: bool, kind: str) -> bool:
+    """Whether the note may have one more `kind` ("links" or "tags"); counts it if so."""
+    budget = state.env.get("vaultmind_budget")
+    if budget is None:
+        return True
+    if getattr(budget, kind) <= 0:
+        if not silent:
+            setattr(budget, f"refused_{kind}", getattr(budget, f"refused_{kind}") + 1)
+        return False
+    if not silent:
+        setattr(budget, kind, getattr(budget, kind) - 1)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +110,51 @@ def split_subpath(link: str) -> tuple[str, str | None, str | None]:
     return target, sub, None
 
 
+class _Ahead:
+    """The next `]]`, `[[` and newline at or after a position of one inline text. A rule runs
+    at every `[[`; searching from each one again makes unclosed brackets cost the square of
+    the paragraph's length, so each answer is kept and reused while it still holds."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self._found: dict[str, tuple[int, int]] = {}  # needle → (searched from, found at or -1)
+
+    def find(self, needle: str, start: int) -> int:
+        since, at = self._found.get(needle, (len(self.src) + 1, -1))
+        if since <= start and (at < 0 or start <= at):
+            return at
+        at = self.src.find(needle, start)
+        self._found[needle] = (start, at)
+        return at
+
+
+def _ahead(state: StateInline) -> _Ahead:
+    ahead = state.env.get("wikilink_ahead")
+    if ahead is None or ahead.src is not state.src:
+        ahead = state.env["wikilink_ahead"] = _Ahead(state.src)
+    return ahead
+
+
 def _wikilink_rule(state: StateInline, silent: bool) -> bool:
     src, pos = state.src, state.pos
     embed = src.startswith("![[", pos)
     if not embed and not src.startswith("[[", pos):
         return False
     start = pos + (3 if embed else 2)
-    end = src.find("]]", start, state.posMax + 1)
-    if end < 0:
+    ahead = _ahead(state)
+    end = ahead.find("]]", start)
+    if end < 0 or end + 2 > state.posMax + 1:
+        return False
+    # no line break and no other `[[` inside
+    if 0 <= ahead.find("\n", start) < end or 0 <= ahead.find("[[", start) < end:
         return False
     inner = src[start:end]
-    if not inner.strip() or "\n" in inner or "[[" in inner:
+    if not inner.strip() or not _allowed(state, silent, "links"):
         return False
     if not silent:
-        parts = split_wikilink(inner)
         token = state.push("wikilink", "", 0)
-        token.content = parts.display
-        token.meta = {
-            "link": parts.link,
-            "target": parts.target,
-            "heading": parts.heading,
-            "block": parts.block,
-            "display": parts.display,
-            "embed": embed,
-            "original": src[pos : end + 2],
-            "pos": pos,
-            "end": end + 2,
-        }
+        token.content = inner
+        token.meta = {"embed": embed, "pos": pos, "end": end + 2}
     state.pos = end + 2
     return True
 
@@ -114,7 +169,7 @@ def _tag_rule(state: StateInline, silent: bool) -> bool:
     if not match:
         return False
     name = match.group(0)
-    if name.replace("/", "").isdigit():
+    if name.replace("/", "").isdigit() or not _allowed(state, silent, "tags"):
         return False
     if not silent:
         token = state.push("tag", "", 0)

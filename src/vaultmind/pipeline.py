@@ -31,17 +31,18 @@ import numpy as np
 from vaultmind import files as vault_files
 from vaultmind.config import Config, state_dir_for
 from vaultmind.chips import ChipInput
-from vaultmind.embed import Embedder, TokenCounter, chunk_note, embedding_text, note_vectors
+from vaultmind.embed import CHUNKER_VERSION, Embedder, TokenCounter, chunk_note, embedding_text, note_vectors
 from vaultmind.embed.vectors import note_means
 from vaultmind.errors import DaemonRunning, VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
-from vaultmind.parse import PARSER_VERSION, parse_canvas, parse_note
+from vaultmind.parse import PARSER_VERSION, failed_note, parse_file
 from vaultmind.resolve import Resolver, link_name, path_names
 from vaultmind.blindspots import VERSION as BLINDSPOTS_VERSION, BlindSpotInput, LinkRow, find_blind_spots, spot_from_json, spot_to_json
 from vaultmind.scenes import CENTRAL, SCENES_VERSION, SceneInput, SceneRun, build_scenes
 from vaultmind.scenes.incremental import NoteContent, SceneChange, SceneState, StateRun
 from vaultmind.store import WATCH_LOCK, Store, describe_holder, note_to_json, read_holder
 from vaultmind.graph import wanted_key, wanted_name
+from vaultmind.markup import DATAVIEW_FIELD
 from vaultmind.types import BlindSpot, Chunk, IndexSummary, Note, NoteFile, Region, Scene, SceneEvent, SceneMap, Warning
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,13 @@ def index_vault(vault: Path, config: Config, progress: Progress | None = None,
 def changed_since_index(store: Store, vault: Path, config: Config) -> int:
     """How many files on disk are new, changed (size or mtime) or gone since the store last
     saw them: a stat-only walk, nothing is read."""
-    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(store.path.parent,))
+    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(store.path.parent,),
+                                     follow_external=config.follow_external_symlinks)
     found = vault_files.walk_vault(vault, rules).files
     previous = store.file_states()
     now = {f.path for f in found}
-    return sum(1 for f in found if _needs_read(f, previous.get(f.path))) + sum(1 for p in previous if p not in now)
+    parsed = _current_parses(store)
+    return sum(1 for f in found if _needs_read(f, previous.get(f.path), parsed)) + sum(1 for p in previous if p not in now)
 
 
 def reconcile(store: Store, vault: Path, config: Config, progress: Progress | None = None,
@@ -119,7 +122,8 @@ def reconcile(store: Store, vault: Path, config: Config, progress: Progress | No
     phases: dict[str, float] = {}
     state_dir = store.path.parent
     tick = time.perf_counter()
-    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir, *skip_dirs))
+    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir, *skip_dirs),
+                                     follow_external=config.follow_external_symlinks)
     listing = vault_files.walk_vault(vault, rules)
     found = listing.files
     report("scan", len(found), len(found))
@@ -128,7 +132,8 @@ def reconcile(store: Store, vault: Path, config: Config, progress: Progress | No
     removed = [p for p in previous if p not in current]
     phases["scan"] = time.perf_counter() - tick
 
-    changed = [f for f in found if _needs_read(f, previous.get(f.path))]
+    parsed = _current_parses(store)
+    changed = [f for f in found if _needs_read(f, previous.get(f.path), parsed)]
     last_chunk = store.last_chunk_id()
     outcome = _update_files(store, vault, config, changed, previous, removed, listing.warnings, None, report, phases)
 
@@ -200,8 +205,7 @@ def _update_files(store: Store, vault: Path, config: Config, changed: list[NoteF
     vault). Links are stored unresolved and marked pending until they are resolved, so a
     process killed in between leaves a store the next run finishes."""
     tick = time.perf_counter()
-    cached = {h for (h,) in store.db.execute(
-        "SELECT hash FROM parsed WHERE parser_version=?", (PARSER_VERSION,))}
+    cached = _current_parses(store)
     outcome = _Outcome()
     jobs = _read_changed(vault, config, changed, previous, cached, outcome)
     outcome.sources = _parse_and_store(store, config, jobs, len(changed), outcome, report)
@@ -244,7 +248,8 @@ def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str]
     phases: dict[str, float] = {}
     state_dir = store.path.parent
     tick = time.perf_counter()
-    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir,))
+    rules = vault_files.ignore_rules(vault, (*config.ignore, config.report_note), skip_dirs=(state_dir,),
+                                     follow_external=config.follow_external_symlinks)
     paths, folders = _normalised(paths), _normalised(folders)
     found, now_excluded, walk_warnings = _look_at(vault, rules, paths, folders)
     previous = store.file_states(paths, folders)
@@ -255,7 +260,8 @@ def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str]
     excluded = sorted({p for p in excluded_before if not in_batch(p)} | now_excluded)
     phases["scan"] = time.perf_counter() - tick
 
-    changed = [f for f in found.values() if _needs_read(f, previous.get(f.path))]
+    parsed = _current_parses(store, [p[3] for p in previous.values() if p[3]])
+    changed = [f for f in found.values() if _needs_read(f, previous.get(f.path), parsed)]
     last_chunk = store.last_chunk_id()
     outcome = _update_files(store, vault, config, changed, previous, removed, walk_warnings,
                             (sorted(paths), sorted(folders)), report, phases)
@@ -319,6 +325,8 @@ def _look_at(vault: Path, rules: vault_files.IgnoreRules, paths: set[str],
             excluded.add(path)
         elif what == "folder":
             folders.add(path)
+        elif what == "outside" and not (vault / path).is_dir():
+            warnings.append(vault_files.outside_warning(vault, path))  # a folder link gets it from its walk below
         else:
             folders.add(path)  # a folder that is gone takes what the store had inside it along
     for folder in sorted(folders):
@@ -465,13 +473,20 @@ class _Outcome:
         self.embedded = 0
 
 
-def _needs_read(file: NoteFile, before: tuple[str, int, int, str | None] | None) -> bool:
+def _current_parses(store: Store, hashes: list[str] | None = None) -> set[str]:
+    """The content hashes (all, or among `hashes`) that have a parse by this parser version."""
+    return store.parsed_hashes(PARSER_VERSION, hashes)
+
+
+def _needs_read(file: NoteFile, before: tuple[str, int, int, str | None] | None, parsed: set[str]) -> bool:
+    """Whether a file must be read again: it is new or changed, it failed to read, or its
+    content has no parse by this parser version (`parsed`: the hashes that have one)."""
     if before is None:
         return True
     kind, size, mtime_ns, digest = before
     if kind != file.kind or size != file.size or mtime_ns != file.mtime_ns:
         return True
-    return digest is None and file.kind != "attachment"  # a note that failed to read: retry
+    return file.kind != "attachment" and (digest is None or digest not in parsed)
 
 
 def _read_changed(
@@ -487,14 +502,14 @@ def _read_changed(
         if file.kind == "attachment":
             outcome.attachments.append(file)
             continue
-        result = vault_files.read_text(vault, file.path, config.max_note_bytes)
+        result = _read_one(vault, file.path, config)
         if result.text is None or result.hash is None:
             outcome.unreadable.extend(result.warnings)
             outcome.failed.append((file, result.warnings))
             continue
         outcome.new_hashes[file.path] = result.hash
         before = previous.get(file.path)
-        if before is not None and before[3] == result.hash and before[0] == file.kind:
+        if before is not None and before[3] == result.hash and before[0] == file.kind and result.hash in cached:
             outcome.touched.append(file)
         elif result.hash in cached:
             outcome.reused.append((file, result.hash))
@@ -503,10 +518,24 @@ def _read_changed(
             yield _ToParse(file, result.hash, result.text, result.warnings)
 
 
+def _read_one(vault: Path, path: str, config: Config) -> vault_files.ReadResult:
+    try:
+        return vault_files.read_text(vault, path, config.max_note_bytes, follow_external=config.follow_external_symlinks)
+    except Exception as e:  # noqa: BLE001  (one file's failure is its warning, not the run's)
+        log.warning("could not read %s", path, exc_info=True)
+        reason = f"{type(e).__name__}: {e}"[:300]
+        return vault_files.ReadResult(None, None, (Warning(path, "read_failed", f"read failed ({reason})"),))
+
+
 def _parse_one(job: _ToParse) -> tuple[_ToParse, Note, str]:
-    parse = parse_canvas if job.file.kind == "canvas" else parse_note
-    note = parse(job.file.path, job.text, job.warnings)
-    return job, note, note_to_json(note)
+    note = parse_file(job.file.path, job.text, job.file.kind == "canvas", job.warnings)
+    try:
+        data = note_to_json(note)
+    except Exception as e:  # noqa: BLE001  (one note's failure is its warning, not the run's)
+        log.warning("could not store the parse of %s", job.file.path, exc_info=True)
+        note = failed_note(job.file.path, job.text, job.warnings, "parse", e)
+        data = note_to_json(note)
+    return job, note, data
 
 
 def _parse_and_store(
@@ -576,25 +605,49 @@ def _resolve(store: Store, paths: list[str], sources: list[str] | None, report: 
     """Resolve links: all of them when files came or went, else those of changed notes."""
     resolver = Resolver(paths)
     rows = store.link_targets(sources)
-    resolved = [(resolver.resolve(target, source), link_id) for link_id, source, target in rows]
+    resolved = [(_resolve_one(resolver, target, source), link_id) for link_id, source, target in rows]
     with store.transaction():
         store.set_link_targets(resolved)
     report("resolve", len(rows), len(rows))
     return len(rows)
 
 
+def _resolve_one(resolver: Resolver, target: str, source: str) -> str | None:
+    try:
+        return resolver.resolve(target, source)
+    except Exception:  # noqa: BLE001  (a link that cannot be resolved stays unresolved)
+        log.warning("could not resolve the link %r in %s", target[:200], source, exc_info=True)
+        return None
+
+
 def _chunk_notes(store: Store, config: Config, report: Progress) -> int:
     """Cut every new or changed note into chunks (one transaction per batch)."""
-    paths = store.notes_to_chunk(config.chunk_chars)
+    paths = store.notes_to_chunk(config.chunk_chars, CHUNKER_VERSION)
     hashes = {path: digest for path, digest, *_ in store.note_rows()}
     for start in range(0, len(paths), config.batch_size):
         with store.transaction():
             for path in paths[start : start + config.batch_size]:
-                note = store.note(path)
-                chunks = chunk_note(note, config.chunk_chars) if note is not None else []
-                store.put_chunks(path, hashes[path], config.chunk_chars, chunks)
+                chunks, warnings = _chunk_one(store.note(path), config)
+                store.put_chunks(path, hashes[path], config.chunk_chars, CHUNKER_VERSION, chunks, warnings)
         report("chunk", min(start + config.batch_size, len(paths)), len(paths))
     return len(paths)
+
+
+def _chunk_one(note: Note | None, config: Config) -> tuple[list[Chunk], list[Warning]]:
+    """A note's chunks; if chunking fails, none and a warning (the note stays indexed)."""
+    if note is None:
+        return [], []
+    try:
+        return chunk_note(note, config.chunk_chars), []
+    except Exception as e:  # noqa: BLE001  (one note's failure is its warning, not the run's)
+        log.warning("could not chunk %s", note.path, exc_info=True)
+        reason = f"{type(e).__name__}: {e}"[:300]
+        return [], [Warning(note.path, "chunk_failed", f"chunk failed ({reason}); not in semantic search")]
+
+
+def _cut_prose(note: Note | None, config: Config) -> str:
+    """A note's prose cut now (a note stored without chunks); "" if it cannot be cut."""
+    return "\n\n".join(c.text for c in _chunk_one(note, config)[0])
 
 
 def _embed_chunks(store: Store, embedder: Embedder, config: Config, report: Progress, after_id: int = 0) -> int:
@@ -714,8 +767,7 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
     texts = _prose_by_note(chunk for _id, chunk in chunks)
     for path in notes:
         if path not in texts:  # not chunked (indexed without embedding): cut it now
-            note = store.note(path)
-            texts[path] = "\n\n".join(c.text for c in chunk_note(note)) if note else ""
+            texts[path] = _cut_prose(store.note(path), Config())
     spelling: dict[str, Counter[str]] = {}
     links = []
     for source, target_path, target in store.link_rows():
@@ -735,7 +787,6 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
 
 _MIN_CHUNK_WORDS = 3  # "-", "- [ ]", "context:: problem::": template residue, not meaning
 _WORD = re.compile(r"[^\W\d_]{2,}")
-_FIELD_KEY = re.compile(r"^[ \t>*-]*\w[\w .-]*::", re.M)  # a Dataview inline field's key
 
 
 def _prose_by_note(chunks: Iterable[Chunk]) -> dict[str, str]:
@@ -768,7 +819,7 @@ def _chunk_vectors(store: Store, model_id: str, notes: set[str],
 
 
 def _says_something(text: str) -> bool:
-    words = _WORD.finditer(_FIELD_KEY.sub(" ", text) if "::" in text else text)
+    words = _WORD.finditer(DATAVIEW_FIELD.sub(" ", text) if "::" in text else text)
     return sum(1 for _ in itertools.islice(words, _MIN_CHUNK_WORDS)) >= _MIN_CHUNK_WORDS
 
 
@@ -885,10 +936,17 @@ def chip_input(store: Store, vault: Path, counter: TokenCounter) -> ChipInput:
             continue
         if hashlib.blake2b(data, digest_size=16).hexdigest() == digest:
             sha256[path] = hashlib.sha256(data).hexdigest()
-    sections = {path: tuple(c for c in chunk_note(note, _WHOLE_SECTIONS) if c.kind == "section")
-                for path, note in notes.items()}
+    sections = {path: _whole_sections(note) for path, note in notes.items()}
     return ChipInput(notes=notes, sha256=sha256, sections=sections, links=tuple(store.links()),
                      scenes=store.scene_map(), tokenizer=counter.name, count_tokens=counter.count)
+
+
+def _whole_sections(note: Note) -> tuple[Chunk, ...]:
+    try:
+        return tuple(c for c in chunk_note(note, _WHOLE_SECTIONS) if c.kind == "section")
+    except Exception:  # noqa: BLE001  (the note is left out of section-based chips, not the export)
+        log.warning("could not cut %s into sections", note.path, exc_info=True)
+        return ()
 
 
 # ---------------------------------------------------------------- scenes, incremental
@@ -1011,8 +1069,7 @@ def _note_prose(store: Store, path: str, chunks: list[tuple[int, Chunk]]) -> str
     """The note's prose as `scene_input` reads it: its chunks, or the note cut now."""
     if chunks:
         return _prose_by_note(chunk for _id, chunk in chunks)[path]
-    note = store.note(path)
-    return "\n\n".join(c.text for c in chunk_note(note)) if note else ""
+    return _cut_prose(store.note(path), Config())
 
 
 def _raw_note_vector(store: Store, model_id: str, chunks: list[tuple[int, Chunk]]) -> np.ndarray | None:

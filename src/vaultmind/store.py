@@ -47,7 +47,7 @@ from vaultmind.types import (
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -209,6 +209,9 @@ _MIGRATIONS: dict[int, str] = {
     """,
     7: """
     CREATE INDEX notes_hash ON notes(hash);
+    """,
+    8: """
+    ALTER TABLE chunked ADD COLUMN chunker INTEGER NOT NULL DEFAULT 1;
     """,
 }
 
@@ -409,6 +412,19 @@ class Store:
             [(file.path, "note", w.code, w.message, w.line) for w in warnings],
         )
 
+    def parsed_hashes(self, parser_version: int, hashes: Iterable[str] | None = None) -> set[str]:
+        """The content hashes (all, or among `hashes`) that have a parse by `parser_version`."""
+        if hashes is None:
+            return {h for (h,) in self.db.execute(
+                "SELECT hash FROM parsed WHERE parser_version=?", (parser_version,))}
+        wanted, found = list(hashes), set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            found |= {h for (h,) in self.db.execute(
+                f"SELECT hash FROM parsed WHERE parser_version=? AND hash IN ({','.join('?' * len(part))})",
+                (parser_version, *part))}
+        return found
+
     def note(self, path: str) -> Note | None:
         row = self.db.execute(
             "SELECT p.data FROM notes n JOIN parsed p ON p.hash=n.hash WHERE n.path=? "
@@ -482,23 +498,32 @@ class Store:
 
     # ------------------------------------------------------------ chunks and vectors
 
-    def notes_to_chunk(self, chunk_chars: int) -> list[str]:
-        """Notes whose chunks are missing or were cut from other content or another size."""
+    def notes_to_chunk(self, chunk_chars: int, chunker: int) -> list[str]:
+        """Notes whose chunks are missing or were cut from other content, to another size or
+        by another version of the chunker."""
         return [r[0] for r in self.db.execute(
             "SELECT n.path FROM notes n LEFT JOIN chunked c ON c.path = n.path "
-            "WHERE c.path IS NULL OR c.note_hash != n.hash OR c.chunk_chars != ? ORDER BY n.path",
-            (chunk_chars,),
+            "WHERE c.path IS NULL OR c.note_hash != n.hash OR c.chunk_chars != ? OR c.chunker != ? "
+            "ORDER BY n.path",
+            (chunk_chars, chunker),
         )]
 
-    def put_chunks(self, path: str, note_hash: str, chunk_chars: int, chunks: Iterable[Chunk]) -> None:
+    def put_chunks(self, path: str, note_hash: str, chunk_chars: int, chunker: int, chunks: Iterable[Chunk],
+                   warnings: Iterable[Warning] = ()) -> None:
+        """A note's chunks, replacing its old ones, and the warnings of chunking it."""
         self.db.execute("DELETE FROM chunks WHERE path=?", (path,))
         self.db.executemany(
             "INSERT INTO chunks(path, note_hash, seq, kind, heading, text, line, hash) VALUES (?,?,?,?,?,?,?,?)",
             [(path, note_hash, c.seq, c.kind, c.heading, c.text, c.line, c.hash) for c in chunks],
         )
         self.db.execute(
-            "INSERT OR REPLACE INTO chunked(path, note_hash, chunk_chars) VALUES (?,?,?)",
-            (path, note_hash, chunk_chars),
+            "INSERT OR REPLACE INTO chunked(path, note_hash, chunk_chars, chunker) VALUES (?,?,?,?)",
+            (path, note_hash, chunk_chars, chunker),
+        )
+        self.db.execute("DELETE FROM warnings WHERE path=? AND stage='chunk'", (path,))
+        self.db.executemany(
+            "INSERT INTO warnings(path, stage, code, message, line) VALUES (?,?,?,?,?)",
+            [(path, "chunk", w.code, w.message, w.line) for w in warnings],
         )
 
     def chunk_count(self) -> int:

@@ -9,7 +9,6 @@ filter → the caller's filters. It returns the chips and the statistics the dat
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,11 +17,11 @@ from vaultmind.chips.curate import assign_splits, deduplicate, drop_contaminated
 from vaultmind.chips.kinds import CountTokens, dialogues, link_rationales, note_qa, scene_documents
 from vaultmind.chips.privacy import flagged, scrub_chips
 from vaultmind.chips.probes import causal_cloze, link_choice
+from vaultmind.markup import without_spans
 from vaultmind.chips.record import CHAT_KINDS, KINDS, SCHEMA, SCHEMA_VERSION, SPLITS, from_record, record
 from vaultmind.chips.view import ChipSettings, View, build_view, rehash
 from vaultmind.types import Chip, Chunk, Note, ResolvedLink, SceneMap
 
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
 LANGS = ("ru", "en", "other")
 TRAINING_KINDS = tuple(k for k in KINDS if k != "probe")
 
@@ -140,7 +139,7 @@ def _suspects(view: View, curation: CurationSettings) -> set[str] | None:
     if flagged({"titles": titles}, contacts=curation.contacts):
         return None
     # HTML comments never reach a chip (dialogue UIDs live there and look like tokens)
-    return flagged({p: _COMMENT.sub("", n.text) for p, n in view.notes.items()}, contacts=curation.contacts)
+    return flagged({p: without_spans(n.text, "<!--", "-->") for p, n in view.notes.items()}, contacts=curation.contacts)
 
 
 def _scrub(chips: list[Chip], curation: CurationSettings, counts: Counter[str],

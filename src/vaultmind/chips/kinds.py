@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from vaultmind.chips.text import distinct, language, plain, quoted, title_words, turn_end, unbulleted, words
 from vaultmind.chips.view import View
+from vaultmind.markup import DATAVIEW_FIELD
 from vaultmind.types import Chip, ChipMessage, Commentary
 
 CountTokens = Callable[[Sequence[str]], list[int]]
@@ -60,10 +61,10 @@ _NOT_A_TOPIC = {
 }
 # "My notes after the talk" is about the author's writing, not a concept.
 _FIRST_PERSON = re.compile(r"\b(my|mine|our|i|me|мой|моё|мое|моя|мои|наш|наша|наше|наши|я|мне)\b", re.I)
-_FIELD = re.compile(r"^[\s>*-]*[\w .-]+::")
+_FIELD = DATAVIEW_FIELD
 _TASK = re.compile(r"^\s*[-*+]\s+\[.\]")
-_LIST_MARKER = re.compile(r"^\s*(релевантные заметки|связанные заметки|relevant notes|related notes|see also|"
-                          r"см\.? также|sources|источники)\s*:?\s*$", re.I | re.M)
+_LIST_MARKER = re.compile(r"^[ \t]*(релевантные заметки|связанные заметки|relevant notes|related notes|see also|"
+                          r"см\.? также|sources|источники)[ \t]*:?[ \t]*$", re.I | re.M)
 
 
 def topic(heading: str) -> tuple[str, bool] | None:
@@ -160,7 +161,7 @@ def link_rationales(view: View) -> Iterator[Chip]:
 
 
 _CLAUSE = re.compile(r"(?<=[,;])\s+")
-_ANY_LINK = re.compile(r"!?\[\[[^\[\]\n]*\]\]|!?\[[^\]\n]*\]\([^)\n]*\)")
+_ANY_LINK = re.compile(r"!?\[\[[^\[\]\n]*\]\]|!?\[[^\[\]\n]*\]\([^()\[\]\n]*\)")  # stops at a bracket: linear
 
 
 def _reason(sentence: str, original: str) -> str | None:

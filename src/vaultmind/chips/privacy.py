@@ -65,7 +65,7 @@ _DENY = ("api_key", "apikey", "auth_key", "authkey", "service_key", "servicekey"
          "password", "passwd", "pwd", "secret", "contraseña", "contrasena", "пароль", "секрет",
          "private key", "putty-user-key-file")
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]{20,}")
-_DIGIT_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]*\d[A-Za-z0-9_\-+/=.:]*")
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.:]+")  # maximal runs: no backtracking over a long one
 _LETTER = re.compile(r"[A-Za-z]")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*-----")
 _KEY_BODY = re.compile(r"(?:\r?\n[ \t]*(?:[A-Za-z0-9+/=]+|[\w-]+:[^\r\n]*)[ \t]*)*")
@@ -192,7 +192,8 @@ def _maybe(text: str) -> bool:
     low = text.lower()
     if any(word in low for word in _DENY) or ("://" in low and "@" in low) or _TOKEN_RUN.search(text):
         return True
-    return any(len(run) >= 10 and _LETTER.search(run) for run in _DIGIT_RUN.findall(text))
+    return any(len(run) >= 10 and _LETTER.search(run) and any(c.isdigit() for c in run)
+               for run in _TOKEN_RUN.findall(text))
 
 
 @functools.lru_cache(maxsize=65_536)

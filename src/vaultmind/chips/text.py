@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from vaultmind.markup import without_comments
 from vaultmind.types import Note, Scene, Turn
 
 _WIKILINK = re.compile(r"!?\[\[([^\[\]|\n]*?)(?:\|([^\[\]\n]*))?\]\]")
 _FOOTNOTE_REF = re.compile(r"\s?\[\^[^\]\s]+\]")
-_COMMENT = re.compile(r"<!--.*?-->|%%.*?%%", re.S)
 _BULLET = re.compile(r"^\s*(?:(?:[-*+]|\d+[.)])\s+)?(?:\[[ xX/-]\]\s+)?")
 _CYRILLIC = re.compile(r"[а-яё]", re.I)
 _LATIN = re.compile(r"[a-z]", re.I)
@@ -30,7 +30,7 @@ def link_text(target: str, shown: str | None) -> str:
 
 def plain(text: str) -> str:
     """Markdown kept, but links read as Obsidian shows them and no footnote markers or comments."""
-    text = _COMMENT.sub("", text)
+    text = without_comments(text)
     text = _WIKILINK.sub(lambda m: link_text(m.group(1), m.group(2)), text)
     return _FOOTNOTE_REF.sub("", text).strip()
 

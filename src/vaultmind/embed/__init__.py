@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from vaultmind.embed.chunks import DEFAULT_CHUNK_CHARS, chunk_note, embedding_text, text_hash
+from vaultmind.embed.chunks import CHUNKER_VERSION, DEFAULT_CHUNK_CHARS, chunk_note, embedding_text, text_hash
 from vaultmind.embed.models import DEFAULT_MODEL, MODEL_CHOICES, LazyModel, load_model, resolve_spec
 from vaultmind.embed.tokens import WORD_COUNTER, TokenCounter, token_counter
 from vaultmind.embed.vectors import note_vectors
@@ -32,6 +32,7 @@ class Embedder(Protocol):
 
 
 __all__ = [
+    "CHUNKER_VERSION",
     "DEFAULT_CHUNK_CHARS",
     "DEFAULT_MODEL",
     "MODEL_CHOICES",

@@ -10,15 +10,20 @@ from __future__ import annotations
 import hashlib
 import re
 
+from vaultmind.markup import without_spans
 from vaultmind.types import Chunk, Note
 
 DEFAULT_CHUNK_CHARS = 1200
+# 2: quote markers are taken per line (blank lines before a quote are kept) and every pattern
+# is linear in the text, so a hostile note cannot stall chunking.
+CHUNKER_VERSION = 2
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _WIKILINK = re.compile(r"!?\[\[([^\[\]|\n]*?)(?:\|([^\[\]\n]*))?\]\]")
-_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
-_NOISE = re.compile(r"<!--.*?-->|%%|\[\^[^\]\s]+\]:?|(?<!\S)\^[A-Za-z0-9-]+\s*$|^\s*>\s?|^#{1,6}\s+", re.M | re.S)
-_CALLOUT_HEAD = re.compile(r"^\[![^\]]+\][+-]?\s*", re.M)
+# Each pattern stops at the next bracket or line end, so no match attempt scans far ahead.
+_MD_LINK = re.compile(r"!?\[([^\[\]\n]*)\]\([^()\[\]\n]*\)")
+_NOISE = re.compile(r"%%|\[\^[^\[\]\s]+\]:?|(?<!\S)\^[A-Za-z0-9-]+[ \t]*$|^[ \t]*>[ \t]?|^#{1,6}[ \t]+", re.M)
+_CALLOUT_HEAD = re.compile(r"^\[![^\]\n]+\][+-]?[ \t]*", re.M)
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 _TURN_LABELS = {"user": "User", "assistant": "Assistant"}
 
@@ -31,7 +36,7 @@ def clean(text: str) -> str:
     """Readable text for a model: link targets or their display text, no Markdown markers."""
     text = _WIKILINK.sub(lambda m: (m.group(2) or m.group(1).split("#")[0] or m.group(1)).strip(), text)
     text = _MD_LINK.sub(lambda m: m.group(1), text)
-    text = _CALLOUT_HEAD.sub("", _NOISE.sub("", text))
+    text = _CALLOUT_HEAD.sub("", _NOISE.sub("", without_spans(text, "<!--", "-->")))
     lines = [" ".join(line.split()) for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
@@ -47,12 +52,15 @@ def split_to_fit(text: str, max_chars: int) -> list[str]:
             pieces.append(paragraph)
             continue
         for sentence in _SENTENCE.split(paragraph):
-            while len(sentence) > max_chars:
-                cut = sentence.rfind(" ", 0, max_chars)
+            at = 0  # an index, not a shrinking copy: a sentence of megabytes is cut in one pass
+            while len(sentence) - at > max_chars:
+                cut = sentence.rfind(" ", at, at + max_chars) - at
                 cut = cut if cut > max_chars // 2 else max_chars
-                pieces.append(sentence[:cut])
-                sentence = sentence[cut:].lstrip()
-            pieces.append(sentence)
+                pieces.append(sentence[at : at + cut])
+                at += cut
+                while at < len(sentence) and sentence[at].isspace():
+                    at += 1
+            pieces.append(sentence[at:])
     packed: list[str] = []
     for piece in pieces:
         if packed and len(packed[-1]) + 2 + len(piece) <= max_chars:

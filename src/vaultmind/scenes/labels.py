@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from vaultmind.markup import DATAVIEW_FIELD, without_comments
+
 TITLE_WEIGHT = 3  # a note's title names its concept, so its words count three times
 SOLO_PENALTY = 0.5  # a term from one note of a bigger scene describes that note, not the scene
 SUMMARY_NOTES = 3
@@ -42,18 +44,18 @@ _PROPER = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn"})
 # Pronouns, numerals, prepositions, conjunctions, particles, interjections, "нужно"-words
 _FUNCTION_POS = frozenset({"NPRO", "NUMR", "PREP", "CONJ", "PRCL", "INTJ", "PRED"})
 
-_COMMENT = re.compile(r"<!--.*?-->|%%.*?%%", re.S)
 _CHAT_HEADER = re.compile(r"^[ \t>]*\[!nexus_\w+\].*$", re.M)  # `>[!nexus_user] **User** - date`
 _CALLOUT = re.compile(r"\[![\w-]+\][+-]?")
 _URL = re.compile(r"(?:https?|ftp)://[^\s)\]>]+|www\.[^\s)\]>]+", re.I)  # slow: run only on "://"
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_EMBED = re.compile(r"!\[\[[^\]]*\]\]|!\[[^\]]*\]\([^)]*\)")  # an embedded file or image is not prose
-_WIKILINK = re.compile(r"\[\[([^\]]*)\]\]")
-_HTML = re.compile(r"</?[a-zA-Z][^>]*>")
+# Bracketed patterns stop at the next bracket: a note of unclosed `[[` or `<a` must not make
+# every attempt scan to its end.
+_MD_LINK = re.compile(r"\[([^\[\]]*)\]\([^()\[\]]*\)")
+_EMBED = re.compile(r"!\[\[[^\[\]]*\]\]|!\[[^\[\]]*\]\([^()\[\]]*\)")  # an embedded file or image is not prose
+_WIKILINK = re.compile(r"\[\[([^\[\]]*)\]\]")
+_HTML = re.compile(r"</?[a-zA-Z][^<>]*>")
 _NOT_PROSE = re.compile(  # math, footnote references, inline footnotes, block ids (`^scene-def`)
-    r"\$\$.*?\$\$|\$(?=\S)[^$\n]*?(?<=\S)\$|\[\^[^\]\n]*\]:?|\^\[[^\]]*\]|\^(?<=\s\^)[\w-]+$", re.S | re.M
+    r"\$\$.*?\$\$|\$(?=\S)[^$\n]*?(?<=\S)\$|\[\^[^\[\]\n]*\]:?|\^\[[^\[\]]*\]|\^(?<=\s\^)[\w-]+$", re.S | re.M
 )
-_FIELD = re.compile(r"^[ \t>*-]*[\w][\w .-]*::", re.M)  # a Dataview inline field's key (`source:: …`)
 _TAG = re.compile(r"#(?<![\w&\\]#)[^\W\d][\w/-]*")  # a literal first char lets re skip ahead
 _APOSTROPHE = re.compile(r"['’](?<=[^\W\d_]['’])(?=[^\W\d_])")
 _CHUNK = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
@@ -150,7 +152,8 @@ def _terms_of(chunk: str) -> tuple[tuple[str, str], ...]:
 
 def _strip_links(text: str, *, display_only: bool) -> str:
     """Text without comments, callout markers, URLs, embeds and HTML; links become their words."""
-    for pattern in (_COMMENT, _CHAT_HEADER, _CALLOUT, _EMBED, _HTML, _NOT_PROSE, _FIELD):
+    text = without_comments(text, " ")
+    for pattern in (_CHAT_HEADER, _CALLOUT, _EMBED, _HTML, _NOT_PROSE, DATAVIEW_FIELD):
         text = pattern.sub(" ", text)
     if "://" in text or "www." in text.lower():
         text = _URL.sub(" ", text)
@@ -199,14 +202,14 @@ def _sentences(text: str) -> list[str]:
             para.clear()
 
     fenced = False
-    for raw in _CHAT_HEADER.sub("", _COMMENT.sub("", text)).splitlines():
+    for raw in _CHAT_HEADER.sub("", without_comments(text)).splitlines():
         line = re.sub(r"^(?:\s*>)+", "", raw).strip()
         if line.startswith(("```", "~~~")) or (line.startswith("$$") and not line.endswith("$$", 2)):
             fenced = not fenced
             flush()
         elif fenced:
             continue
-        elif not line or line.startswith(("#", "|", "[!", "[^", "$$")) or set(line) <= set("-*_=| ") or _FIELD.match(line):
+        elif not line or line.startswith(("#", "|", "[!", "[^", "$$")) or set(line) <= set("-*_=| ") or DATAVIEW_FIELD.match(line):
             flush()  # blank lines, headings, tables, footnotes, math, rules and fields end a paragraph
         elif item := _LIST_ITEM.match(line):
             flush()

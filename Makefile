@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 
-.PHONY: app demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch bench-app retrieval scene-quality blindspot-quality clean
+.PHONY: app demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch bench-app bench-hostile retrieval scene-quality blindspot-quality clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -66,6 +66,9 @@ bench-watch: $(VENV)/.bench-installed  ## sync daemon on the 10k-note vault: one
 
 bench-app: $(VENV)/.bench-installed  ## the app in headless Chromium: first render per page, search, memory; sample + 10k vault (~25 min)
 	$(BIN)/python -m benchmarks.run_app --notes 10000
+
+bench-hostile: $(STAMP)  ## pathological notes (YAML aliases, 1 MB of links, deep nesting) indexed by ebc48bf and the working tree: time, peak memory, × bare markdown-it-py (~30 min)
+	$(BIN)/python -m benchmarks.run_hostile
 
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval

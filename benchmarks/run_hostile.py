@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "benchmarks" / "results" / "hostile"
+RESULTS = REPO / "benchmarks" / "results"
 MIB = 2**20
 DEPTH = 100  # nesting cases climb to this depth and start again
 VOCAB = ("the", "hive", "winter", "dough", "rises", "slowly", "under", "a", "linen", "cloth",
@@ -172,6 +172,7 @@ class Settings:
     timeout: float
     size_mb: float
     memory_limit: int
+    output: str = "hostile"
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[Any, bool]:
@@ -350,6 +351,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated case ids (default all)")
     p.add_argument("--timeout", type=float, default=120, help="seconds per child before it is killed")
     p.add_argument("--size-mb", type=float, default=1.0, help="note size in MB (default 1)")
+    p.add_argument("--output", default="hostile", help="results file name in benchmarks/results/ (default hostile)")
     p.add_argument("--memory-limit", type=int, default=4096,
                    help="address-space limit per child in MiB, 0 for none (default 4096)")
     a = p.parse_args(argv)
@@ -360,7 +362,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     if before and subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet",
                                   f"{before}^{{commit}}"], capture_output=True).returncode:
         p.error(f"--before {before}: not a commit in {REPO}")
-    return Settings(before, cases, a.timeout, a.size_mb, a.memory_limit)
+    return Settings(before, cases, a.timeout, a.size_mb, a.memory_limit, a.output)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,15 +371,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(child(args[1], Path(args[2]), Path(args[3]))))
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the clean-up below still runs
-    result = run(parse_args(args), log)
+    settings = parse_args(args)
+    result = run(settings, log)
     markdown = render_markdown(result)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((RESULTS.with_suffix(".json"), json.dumps(result, indent=2) + "\n"),
-                       (RESULTS.with_suffix(".md"), markdown)):
+    results = RESULTS / settings.output
+    results.parent.mkdir(parents=True, exist_ok=True)
+    for path, text in ((results.with_suffix(".json"), json.dumps(result, indent=2) + "\n"),
+                       (results.with_suffix(".md"), markdown)):
         path.with_name(path.name + ".tmp").write_text(text, encoding="utf-8")
         path.with_name(path.name + ".tmp").replace(path)
     print(markdown)
-    log(f"wrote {RESULTS}.md and .json")
+    log(f"wrote {results}.md and .json")
     return 0
 
 

@@ -4,7 +4,7 @@ would make the test slow):
     python tests/app_child.py VAULT --port PORT [other `vaultmind ui` options]
 
 It runs `vaultmind ui` through the CLI (index first, then `serve_app`). `serve_app` starts
-Streamlit as a child process, which the patched model would not reach, so its
+Streamlit as a child process (`api._serve`), which the patched model would not reach, so its
 `python -m streamlit run ...` command runs in this process instead, unchanged. SIGTERM stops
 the server (Streamlit's own handler).
 """
@@ -12,7 +12,6 @@ the server (Streamlit's own handler).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,21 +22,17 @@ from conftest import HashEmbedder  # noqa: E402
 from vaultmind.cli import main as vaultmind_cli  # noqa: E402
 from vaultmind.embed import resolve_spec  # noqa: E402
 
-_call = subprocess.call
-
-
 def hash_model(spec: str = "e5") -> HashEmbedder:
     resolve_spec(spec)  # unknown model names still fail as they would for real
     return HashEmbedder(spec)
 
 
-def streamlit_here(command: list[str], *args, env: dict[str, str] | None = None, **kwargs) -> int:
+def streamlit_here(command: list[str], env: dict[str, str]) -> int:
     """`python -m streamlit run APP [flags]` from `serve_app`, run in this process."""
-    if command[1:4] != ["-m", "streamlit", "run"]:
-        return _call(command, *args, env=env, **kwargs)
+    assert command[1:4] == ["-m", "streamlit", "run"], command
     from streamlit.web import cli as streamlit_cli
 
-    os.environ.update(env or {})
+    os.environ.update(env)
     try:
         streamlit_cli.main(command[3:], prog_name="streamlit")
     except SystemExit as e:
@@ -47,7 +42,7 @@ def streamlit_here(command: list[str], *args, env: dict[str, str] | None = None,
 
 def main(argv: list[str]) -> None:
     vaultmind.api.LazyModel = hash_model
-    subprocess.call = streamlit_here
+    vaultmind.api._serve = streamlit_here
     vaultmind_cli(["ui", *argv], prog_name="vaultmind")
 
 

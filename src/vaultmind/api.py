@@ -740,8 +740,6 @@ def serve_app(vault: str | Path, *, host: str = "127.0.0.1", port: int = 8501, s
     """Serve the app for `vault` at http://HOST:PORT until it is stopped (Ctrl-C); returns
     the server's exit status. It binds to this machine only unless `host` says otherwise.
     The app's files live beside the package in a source checkout (`app/main.py`)."""
-    import subprocess
-
     root = pipeline.check_vault(Path(vault))
     if not APP_ENTRY.is_file():
         raise VaultmindError(f"the app is not installed here ({APP_ENTRY} is missing): run vaultmind from its "
@@ -755,7 +753,30 @@ def serve_app(vault: str | Path, *, host: str = "127.0.0.1", port: int = 8501, s
                "--server.port", str(port), "--server.headless", "false" if open_browser else "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                "--client.toolbarMode", "minimal"]
+    return _serve(command, env)
+
+
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the server as a child process until it exits. SIGTERM, SIGHUP and SIGINT sent to
+    this process are passed on to it, so stopping `vaultmind ui` (a service manager's SIGTERM
+    included) never leaves a server behind. Returns its exit status."""
+    import signal
+    import subprocess
+    import threading
+
+    child = subprocess.Popen(command, env=env)
+    passed_on = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # handlers can only be set there
+        previous = {sig: signal.signal(sig, lambda signum, _frame: child.send_signal(signum)) for sig in passed_on}
     try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:  # a handler set before ours, or none at all: keep waiting
+                child.send_signal(signal.SIGINT)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if code in (-signal.SIGTERM, -signal.SIGINT) else code

@@ -254,3 +254,11 @@ def test_sample_vault_folders_get_fitting_labels() -> None:
         assert len(label.terms) == 4
         assert 25 <= len(label.summary) <= 160
         assert not any(mark in label.summary for mark in MARKDOWN), label.summary
+
+
+def test_a_lead_in_sentence_is_never_a_summary() -> None:
+    """A sentence that ends in a colon introduces what follows; alone it says nothing."""
+    text = ("И помнить, что такое сцена смысла и граф заметок сцены:\n\n"
+            "Сцена смысла держит вместе заметки одного понятия и граф их связей.\n")
+    summary = label_scenes({7: [SceneText("a.md", "Сцена смысла", text, 1.0)]})[7].summary
+    assert summary.startswith("Сцена смысла держит")

@@ -27,7 +27,7 @@ from vaultmind.scenes.ids import match_ids
 from vaultmind.scenes.labels import Labeller, SceneLabel, SceneText
 from vaultmind.scenes.layout import note_map
 
-SCENES_VERSION = 3  # bump when the method changes, so stored scenes are found again
+SCENES_VERSION = 4  # bump when the method changes, so stored scenes are found again
 CENTRAL = 3  # central notes shown per scene
 
 __all__ = ["SCENES_VERSION", "SceneInput", "SceneRun", "FoundScene", "build_scenes", "finish_scenes", "weights_from",

@@ -233,8 +233,8 @@ def _summary(notes: Sequence[SceneText], weights: Mapping[str, float]) -> str:
         for pos, raw in enumerate(_sentences(note.text)):
             shown = _clean_display(raw)
             bare = _URL.sub(" ", _WIKILINK.sub(" ", _MD_LINK.sub(" ", raw)))
-            if len(shown) < MIN_SENTENCE or len(_WORDS.findall(bare)) < 3:
-                continue  # too short, or only a list of links
+            if len(shown) < MIN_SENTENCE or len(_WORDS.findall(bare)) < 3 or shown.rstrip().endswith(":"):
+                continue  # too short, only a list of links, or a lead-in to what follows
             keys = tokens(shown)
             # distinct terms in text order: a set's order (and so the float sum) varies per process
             score = sum(weights.get(k, 0.0) for k in dict.fromkeys(keys)) / math.sqrt(max(len(keys), 1))

@@ -93,6 +93,15 @@ def note_link(path: str, title: str | None = None, *, key_hint: str = "") -> Non
 NOTE_PAGE = str(Path(__file__).resolve().parent / "views" / "note.py")
 
 
+def open_links(paths: list[str]) -> None:
+    """Each note: its page in the app, and a link that opens it in Obsidian."""
+    with st.container(horizontal=True, gap="medium", vertical_alignment="center"):
+        for path in paths:
+            name = path.rsplit("/", 1)[-1].removesuffix(".md")
+            st.page_link(NOTE_PAGE, label=name, icon=":material/description:", query_params={"path": path}, help=path)
+            st.markdown(f"[↗ Obsidian]({vaultmind.obsidian_url(vault(), path)})", width="content")
+
+
 PALETTE = qualitative.Plotly + qualitative.Safe + qualitative.Vivid  # 31 colours, then they repeat
 NO_SCENE = "#9e9e9e"
 

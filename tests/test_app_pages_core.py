@@ -4,7 +4,6 @@ copy of the sample vault (hash embedder): no exception, and the values the libra
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from pathlib import Path
 
@@ -14,40 +13,20 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import vaultmind  # noqa: E402
-from tests.conftest import ROOT, SAMPLE_VAULT, HashEmbedder  # noqa: E402
+from tests.app_pages import copy_sample, indexed_copy, open_page  # noqa: E402
+from tests.conftest import ROOT, HashEmbedder  # noqa: E402
 
-APP = ROOT / "app" / "main.py"
 TOPICS = json.loads((ROOT / "tests" / "data" / "sample_topics.json").read_text(encoding="utf-8"))
 BEE_QUERY = "зимовка пчёл сила семьи корм"  # shares words with bee notes: the hash embedder knows only words
 
-
-def copy_sample(target: Path) -> Path:
-    shutil.copytree(SAMPLE_VAULT, target, ignore=shutil.ignore_patterns(".vaultmind"))
-    return target
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One indexed copy of the sample vault for the tests that only read it."""
-    vault = copy_sample(tmp_path_factory.mktemp("app") / "vault")
-    vaultmind.index(vault, embedder=HashEmbedder("e5"), workers=1)
-    return vault
+    return indexed_copy(tmp_path_factory, "app")
 
 
-def open_page(monkeypatch: pytest.MonkeyPatch, vault: Path, page: str | None = None,
-              **query: str) -> AppTest:
-    monkeypatch.setenv("VAULTMIND_VAULT", str(vault))
-    monkeypatch.delenv("VAULTMIND_STATE_DIR", raising=False)
-    monkeypatch.delenv("VAULTMIND_MODEL", raising=False)
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params.update(query)
-    at.run()
-    if page is not None:
-        at.switch_page(f"views/{page}.py")
-        at.query_params.update(query)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def metrics(at: AppTest) -> dict[str, str]:

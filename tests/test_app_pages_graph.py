@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,35 +14,18 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import vaultmind  # noqa: E402
-from tests.conftest import ROOT, SAMPLE_VAULT, HashEmbedder  # noqa: E402
+from tests.app_pages import copy_sample, indexed_copy, open_page  # noqa: E402
 
-APP = ROOT / "app" / "main.py"
 WANTED_TRACE = "wanted notes (not written)"
 
-
-def copy_sample(target: Path) -> Path:
-    shutil.copytree(SAMPLE_VAULT, target, ignore=shutil.ignore_patterns(".vaultmind"))
-    return target
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One indexed copy of the sample vault for the tests that only read it."""
-    vault = copy_sample(tmp_path_factory.mktemp("app-graph") / "vault")
-    vaultmind.index(vault, embedder=HashEmbedder("e5"), workers=1)
-    return vault
+    return indexed_copy(tmp_path_factory, "app-graph")
 
 
-def open_page(monkeypatch: pytest.MonkeyPatch, vault: Path, page: str, **query: str) -> AppTest:
-    monkeypatch.setenv("VAULTMIND_VAULT", str(vault))
-    monkeypatch.delenv("VAULTMIND_STATE_DIR", raising=False)
-    monkeypatch.delenv("VAULTMIND_MODEL", raising=False)
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page(f"views/{page}.py")
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def rerun(at: AppTest) -> AppTest:

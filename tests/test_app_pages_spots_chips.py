@@ -16,9 +16,9 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 import vaultmind
+from tests.app_pages import open_page
 from tests.conftest import ROOT, SAMPLE_VAULT, HashEmbedder
 
-APP = ROOT / "app" / "main.py"
 TOPICS = json.loads((ROOT / "tests" / "data" / "sample_topics.json").read_text(encoding="utf-8"))
 WANTED = max(TOPICS["wanted"], key=lambda name: len(TOPICS["wanted"][name]))  # the most linked one
 
@@ -39,15 +39,6 @@ def vault(indexed: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def open_page(name: str, vault: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("VAULTMIND_VAULT", str(vault))
-    monkeypatch.delenv("VAULTMIND_STATE_DIR", raising=False)
-    monkeypatch.delenv("VAULTMIND_MODEL", raising=False)
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page(f"views/{name}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def finding_ids(at: AppTest, verdict_button: str = "dismiss") -> list[str]:
@@ -63,7 +54,7 @@ def text_of(at: AppTest) -> str:
 
 
 def test_blind_spots_page_lists_the_planted_wanted_note_with_evidence_and_links(vault, monkeypatch):
-    at = open_page("blindspots", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "blindspots")
 
     headings = [s.value for s in at.subheader]
     assert any(h.startswith("wanted note") for h in headings)
@@ -82,7 +73,7 @@ def test_blind_spots_page_lists_the_planted_wanted_note_with_evidence_and_links(
 
 
 def test_filtering_by_kind_narrows_the_list(vault, monkeypatch):
-    at = open_page("blindspots", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "blindspots")
     everything = finding_ids(at)
 
     at.multiselect(key="spot_kinds").set_value(["wanted_note"]).run()
@@ -98,11 +89,7 @@ def test_filtering_by_kind_narrows_the_list(vault, monkeypatch):
 
 
 def test_other_pages_can_link_to_one_kind(vault, monkeypatch):
-    monkeypatch.setenv("VAULTMIND_VAULT", str(vault))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page("views/blindspots.py")
-    at.query_params["kind"] = "orphan"
-    at.run()
+    at = open_page(monkeypatch, vault, "blindspots", kind="orphan")
 
     assert not at.exception
     assert at.multiselect(key="spot_kinds").value == ["orphan"]
@@ -111,7 +98,7 @@ def test_other_pages_can_link_to_one_kind(vault, monkeypatch):
 
 
 def test_filtering_by_scene_keeps_that_scenes_findings(vault, monkeypatch):
-    at = open_page("blindspots", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "blindspots")
     everything = set(finding_ids(at))
     scene = next(s for s in vaultmind.scene_map(vault).scenes if WANTED in s.wanted)
 
@@ -124,7 +111,7 @@ def test_filtering_by_scene_keeps_that_scenes_findings(vault, monkeypatch):
 
 
 def test_dismissing_hides_the_finding_and_the_store_remembers(vault, monkeypatch):
-    at = open_page("blindspots", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "blindspots")
     dismissed, accepted = finding_ids(at)[:2]
 
     at.button(key=f"dismiss-{dismissed}").click().run()
@@ -143,7 +130,7 @@ def test_dismissing_hides_the_finding_and_the_store_remembers(vault, monkeypatch
         dismissed: "dismissed", accepted: "accepted"}
 
     # a new session (a fresh page) still hides it; "show dismissed" brings it back to accept
-    again = open_page("blindspots", vault, monkeypatch)
+    again = open_page(monkeypatch, vault, "blindspots")
     assert dismissed not in finding_ids(again)
     again.toggle(key="spot_dismissed").set_value(True).run()
     assert dismissed in finding_ids(again, "accept") and dismissed not in finding_ids(again)
@@ -152,7 +139,7 @@ def test_dismissing_hides_the_finding_and_the_store_remembers(vault, monkeypatch
 def test_blind_spots_page_on_an_unindexed_vault_says_so(tmp_path, monkeypatch):
     bare = tmp_path / "bare"
     shutil.copytree(SAMPLE_VAULT, bare, ignore=shutil.ignore_patterns(".vaultmind"))
-    at = open_page("blindspots", bare, monkeypatch)
+    at = open_page(monkeypatch, bare, "blindspots")
     assert "has not been indexed yet" in at.warning[0].value
     assert not finding_ids(at)
 
@@ -175,7 +162,7 @@ def builds(monkeypatch):
 
 
 def test_chips_page_builds_nothing_until_asked_then_previews_each_kind(vault, monkeypatch, builds):
-    at = open_page("chips", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "chips")
     assert not builds and not at.metric and not at.chat_message
     assert "Build the chips" in at.info[0].value
 
@@ -198,7 +185,7 @@ def test_chips_page_builds_nothing_until_asked_then_previews_each_kind(vault, mo
 
 
 def test_privacy_options_reach_the_build(vault, monkeypatch, builds):
-    at = open_page("chips", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "chips")
     at.radio(key="chip_secrets").set_value("drop")
     at.checkbox(key="chip_contacts").check()
     at.checkbox(key="chip_system").uncheck().run()
@@ -221,7 +208,7 @@ def test_export_writes_the_files_shows_card_and_stats_and_offers_a_zip(vault, tm
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", keep)
     out = tmp_path / "export"
-    at = open_page("chips", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "chips")
     assert Path(at.text_input(key="chip_folder").value).parent.name == ".vaultmind"  # default: in the state dir
     at.text_input(key="chip_folder").set_value(str(out)).run()
     at.multiselect(key="chip_formats").set_value(["openai", "canonical"]).run()
@@ -253,7 +240,7 @@ def test_export_never_replaces_a_folder_that_is_not_an_export(vault, tmp_path, m
     mine = tmp_path / "my files"
     mine.mkdir()
     (mine / "thesis.md").write_text("years of work", encoding="utf-8")
-    at = open_page("chips", vault, monkeypatch)
+    at = open_page(monkeypatch, vault, "chips")
     at.text_input(key="chip_folder").set_value(str(mine)).run()
 
     assert "not a vaultmind export" in at.error[0].value
@@ -264,5 +251,5 @@ def test_export_never_replaces_a_folder_that_is_not_an_export(vault, tmp_path, m
 def test_chips_page_on_an_unindexed_vault_says_so(tmp_path, monkeypatch):
     bare = tmp_path / "bare"
     shutil.copytree(SAMPLE_VAULT, bare, ignore=shutil.ignore_patterns(".vaultmind"))
-    at = open_page("chips", bare, monkeypatch)
+    at = open_page(monkeypatch, bare, "chips")
     assert "has not been indexed yet" in at.warning[0].value

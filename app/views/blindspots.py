@@ -13,7 +13,7 @@ import plotly.express as px
 import streamlit as st
 
 import vaultmind
-from common import NOTE_PAGE, clear_errors, header, lazy_model, note_links, note_page_url, state_dir, vault
+from common import clear_errors, header, lazy_model, note_links, note_page_url, open_links, state_dir, vault
 
 LINK_TEXT_KINDS = ("wanted_note", "broken_link")  # their notes are link texts, not vault paths
 VERDICT_MARK = {"accepted": "✅ accepted", "dismissed": "🚫 dismissed"}
@@ -129,15 +129,6 @@ def show_chunk_pair(item: dict) -> None:
         heading = f" › {plain(passage['heading'], 80)}" if passage.get("heading") else ""
         column.markdown(f"{note_links(passage['path'])}{heading}, line {passage.get('line')}\n\n"
                         f"> {plain(passage.get('text', ''), 600)}")
-
-
-def open_links(paths: list[str]) -> None:
-    """Each note: its page in the app, and a link that opens it in Obsidian."""
-    with st.container(horizontal=True, gap="medium", vertical_alignment="center"):
-        for path in paths:
-            name = path.rsplit("/", 1)[-1].removesuffix(".md")
-            st.page_link(NOTE_PAGE, label=name, icon=":material/description:", query_params={"path": path}, help=path)
-            st.markdown(f"[↗ Obsidian]({vaultmind.obsidian_url(vault(), path)})", width="content")
 
 
 def judge(finding: str, verdict: str, title: str) -> None:

@@ -18,7 +18,7 @@ import plotly.express as px
 import streamlit as st
 
 import vaultmind
-from common import NOTE_PAGE, clear_errors, header, lazy_model, model_name, state_dir, vault
+from common import clear_errors, header, lazy_model, model_name, open_links, state_dir, vault
 
 PREVIEW = 20  # chips of each kind kept for the preview
 SPLIT_COLOURS = {"train": "#4c78a8", "validation": "#f58518", "probe": "#54a24b"}
@@ -66,15 +66,6 @@ def built(vault_path: str, state: str | None, model: str | None, stamp: tuple, o
         "tokens": [c.tokens for c in found.chips],
     })
     return {"preview": preview, "stats": found.stats, "rows": rows}
-
-
-def open_links(paths: list[str]) -> None:
-    """Each note: its page in the app, and a link that opens it in Obsidian."""
-    with st.container(horizontal=True, gap="medium", vertical_alignment="center"):
-        for path in paths:
-            name = path.rsplit("/", 1)[-1].removesuffix(".md")
-            st.page_link(NOTE_PAGE, label=name, icon=":material/description:", query_params={"path": path}, help=path)
-            st.markdown(f"[↗ Obsidian]({vaultmind.obsidian_url(vault(), path)})", width="content")
 
 
 def show_chip(chip: vaultmind.Chip) -> None:

@@ -3,6 +3,8 @@ turns. Other pages link here with `?path=NOTE`; without a path it offers a note 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import streamlit as st
 
 import common
@@ -37,29 +39,25 @@ def bullet_list(lines: list[str], empty: str) -> None:
         st.caption(f"… and {len(lines) - SHOWN:,} more")
 
 
+def by_note(pairs: Iterable[tuple[str, vaultmind.ResolvedLink]]) -> list[str]:
+    """One bullet per note at the other end: how many links, and the first one's sentence."""
+    grouped: dict[str, list[vaultmind.ResolvedLink]] = {}
+    for path, link in pairs:
+        grouped.setdefault(path, []).append(link)
+    return [f"- {common.note_links(path)}{f' ×{len(links)}' if len(links) > 1 else ''} — {context(links[0].link.context)}"
+            for path, links in grouped.items()]
+
+
 def outgoing(report: vaultmind.NoteReport) -> None:
     st.markdown(f"**Links out** ({len(report.outgoing) - len(report.unresolved):,})")
-    targets: dict[str, list[vaultmind.ResolvedLink]] = {}
-    for link in report.outgoing:
-        if link.target_path is not None and link.target_path != report.note.path:
-            targets.setdefault(link.target_path, []).append(link)
-    lines = []
-    for target, links in targets.items():
-        times = f" ×{len(links)}" if len(links) > 1 else ""
-        lines.append(f"- {common.note_links(target)}{times} — {context(links[0].link.context)}")
-    bullet_list(lines, "No links to other notes.")
+    bullet_list(by_note((link.target_path, link) for link in report.outgoing
+                        if link.target_path is not None and link.target_path != report.note.path),
+                "No links to other notes.")
 
 
 def backlinks(report: vaultmind.NoteReport) -> None:
     st.markdown(f"**Backlinks** ({len(report.backlinks):,})")
-    sources: dict[str, list[vaultmind.ResolvedLink]] = {}
-    for link in report.backlinks:
-        sources.setdefault(link.source, []).append(link)
-    lines = []
-    for source, links in sources.items():
-        times = f" ×{len(links)}" if len(links) > 1 else ""
-        lines.append(f"- {common.note_links(source)}{times} — {context(links[0].link.context)}")
-    bullet_list(lines, "No note links here.")
+    bullet_list(by_note((link.source, link) for link in report.backlinks), "No note links here.")
 
 
 def wanted(report: vaultmind.NoteReport) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -42,13 +42,14 @@ MAX_TAGS = 100_000
 
 @dataclass(slots=True)
 class NoteBudget:
-    """What is left of one note's link and tag allowance, shared by the pieces it is parsed
-    in, and how many were refused once it ran out."""
+    """What is left of one note's allowance of links and tags (`left`), shared by the pieces
+    it is parsed in, and how many items of each kind were refused once theirs ran out."""
 
-    links: int = MAX_LINKS
-    tags: int = MAX_TAGS
-    refused_links: int = 0
-    refused_tags: int = 0
+    left: dict[str, int] = field(default_factory=lambda: {"links": MAX_LINKS, "tags": MAX_TAGS})
+    refused: dict[str, int] = field(default_factory=dict)
+
+    def refuse(self, kind: str) -> None:
+        self.refused[kind] = self.refused.get(kind, 0) + 1
 
 
 def budget_env(budget: NoteBudget) -> dict[str, Any]:
@@ -61,12 +62,12 @@ def _allowed(state: StateInline, silent: bool, kind: str) -> bool:
     budget = state.env.get("vaultmind_budget")
     if budget is None:
         return True
-    if getattr(budget, kind) <= 0:
+    if budget.left[kind] <= 0:
         if not silent:
-            setattr(budget, f"refused_{kind}", getattr(budget, f"refused_{kind}") + 1)
+            budget.refuse(kind)
         return False
     if not silent:
-        setattr(budget, kind, getattr(budget, kind) - 1)
+        budget.left[kind] -= 1
     return True
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from vaultmind.markdown import MAX_LINKS, MAX_TAGS, NoteBudget, budget_env, build_markdown, split_subpath, split_wikilink
+from vaultmind.markdown import MAX_LINKS, NoteBudget, budget_env, build_markdown, split_subpath, split_wikilink
 from vaultmind.properties import (
     CONTEXT_CHARS,
     front_matter_list,
@@ -66,6 +66,7 @@ PIECE_CHARS = 256_000
 # Headings, callouts, footnotes, block ids and comments kept per note (links and tags: see
 # `markdown.MAX_LINKS`); a note of two million empty headings is not an outline.
 MAX_ITEMS = 100_000
+_ITEM_KINDS = ("links", "tags", "headings", "callouts", "footnotes", "block ids", "comments")
 _FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"#{1,6}(?:[ \t]|$)")
 _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
@@ -124,11 +125,12 @@ def _parse_note(path: str, text: str, warnings: tuple[Warning, ...]) -> Note:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     found: list[Warning] = list(warnings)
     frontmatter, fm_text, body, body_offset = split_front_matter(path, text, found)
-    collector = _Collector(path, body, body_offset)
     budget = NoteBudget()
-    pieces = _read_body(collector, body, budget)
+    collector = _Collector(path, body, body_offset, budget)
+    pieces = _read_body(collector, body)
     found.extend(collector.warnings)
-    found.extend(_budget_warnings(path, budget, pieces, collector.refused, pieces > 1 and _cross_references(body)))
+    split = pieces if pieces > 1 and _cross_references(body) else 0  # footnotes could be cut from their references
+    found.extend(_budget_warnings(path, budget, split))
     from_properties = tuple(property_links(frontmatter, fm_text)) if frontmatter else ()
     fm_tags = front_matter_tags(frontmatter)
     tags = tuple(Tag(name) for name in fm_tags) + tuple(collector.tags)
@@ -156,12 +158,12 @@ def _parse_note(path: str, text: str, warnings: tuple[Warning, ...]) -> Note:
 # ---------------------------------------------------------------- body
 
 
-def _read_body(collector: _Collector, body: str, budget: NoteBudget) -> int:
+def _read_body(collector: _Collector, body: str) -> int:
     """Parse `body` into `collector`, piece by piece; returns how many pieces it took."""
     pieces = 0
     for first_line, piece in _pieces(body):
         pieces += 1
-        collector.walk(_shifted(_markdown().parse(piece, budget_env(budget)), first_line))
+        collector.walk(_shifted(_markdown().parse(piece, budget_env(collector.budget)), first_line))
     collector.finish()
     return pieces
 
@@ -246,18 +248,17 @@ def _shifted(tokens: list[Token], lines: int) -> list[Token]:
     return tokens
 
 
-def _budget_warnings(path: str, budget: NoteBudget, pieces: int, refused: dict[str, int] | None = None,
-                     cross_references: bool = False) -> list[Warning]:
-    """Warnings for what a long note lost: items over the limits, and (when it has footnotes
-    or reference definitions) matching across pieces."""
+def _budget_warnings(path: str, budget: NoteBudget, split_references: int = 0) -> list[Warning]:
+    """Warnings for what a long note lost: items over the limits, and matching of footnotes
+    and reference definitions across the `split_references` pieces (0: nothing split)."""
     found = []
-    over = {"links": budget.refused_links, "tags": budget.refused_tags, **(refused or {})}
-    if any(over.values()):
-        counts = ", ".join(f"{count:,} {kind}" for kind, count in over.items() if count)
+    if budget.refused:
+        kinds = sorted(budget.refused, key=lambda kind: _ITEM_KINDS.index(kind))
+        counts = ", ".join(f"{budget.refused[kind]:,} {kind}" for kind in kinds)
         found.append(Warning(path, "over_limit", f"past the first {MAX_LINKS:,} links and tags and "
                              f"{MAX_ITEMS:,} of each other kind, the rest is read as plain text: {counts}"))
-    if pieces > 1 and cross_references:
-        found.append(Warning(path, "long_note", f"parsed in {pieces} pieces of about {PIECE_CHARS:,} characters; "
+    if split_references:
+        found.append(Warning(path, "long_note", f"parsed in {split_references} pieces of about {PIECE_CHARS:,} characters; "
                              "footnotes and reference-style links are matched within a piece"))
     return found
 
@@ -301,8 +302,9 @@ class _Spans:
 class _Collector:
     """One pass over the token stream, gathering everything a `Note` holds."""
 
-    def __init__(self, path: str, body: str, offset: int) -> None:
+    def __init__(self, path: str, body: str, offset: int, budget: NoteBudget) -> None:
         self.path = path
+        self.budget = budget
         self.body = body
         self.offset = offset
         self.links: list[Link] = []
@@ -318,7 +320,6 @@ class _Collector:
         self._comment_parts: list[str] = []
         self._context_left = CONTEXT_BUDGET
         self._without_context = 0
-        self.refused: dict[str, int] = {}  # kind → how many were over `MAX_ITEMS`
         self.warnings: list[Warning] = []
         # Top-level blocks as the dialogue needs them: ("turn", start, end, role, title),
         # ("uid", start, end, uid) and ("other", start, end), consecutive others merged.
@@ -377,7 +378,7 @@ class _Collector:
         if len(items) < MAX_ITEMS:
             items.append(item)
         else:
-            self.refused[kind] = self.refused.get(kind, 0) + 1
+            self.budget.refuse(kind)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -566,7 +567,7 @@ def _parse_canvas(path: str, text: str, warnings: tuple[Warning, ...]) -> Note:
     import json
 
     found = list(warnings)
-    budget, pieces = NoteBudget(), 0
+    budget = NoteBudget()
     try:
         data = json.loads(text) if text.strip() else {}
     except ValueError as e:
@@ -581,8 +582,8 @@ def _parse_canvas(path: str, text: str, warnings: tuple[Warning, ...]) -> Note:
             continue
         if node.get("type") == "text" and isinstance(node.get("text"), str):
             texts.append(node["text"])
-            collector = _Collector(path, node["text"], 0)
-            pieces = max(pieces, _read_body(collector, node["text"], budget))
+            collector = _Collector(path, node["text"], 0, budget)
+            _read_body(collector, node["text"])
             found.extend(collector.warnings)
             links.extend(replace(link, line=0) for link in collector.links)
             tags.extend(Tag(t.name) for t in collector.tags)
@@ -598,5 +599,5 @@ def _parse_canvas(path: str, text: str, warnings: tuple[Warning, ...]) -> Note:
         frontmatter=None,
         tags=tuple(tags),
         links=tuple(links),
-        warnings=(*found, *_budget_warnings(path, budget, pieces)),
+        warnings=(*found, *_budget_warnings(path, budget)),
     )

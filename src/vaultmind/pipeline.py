@@ -31,7 +31,7 @@ import numpy as np
 from vaultmind import files as vault_files
 from vaultmind.config import Config, state_dir_for
 from vaultmind.chips import ChipInput
-from vaultmind.embed import CHUNKER_VERSION, Embedder, TokenCounter, chunk_note, embedding_text, note_vectors
+from vaultmind.embed import CHUNKER_VERSION, DEFAULT_CHUNK_CHARS, Embedder, TokenCounter, chunk_note, embedding_text, note_vectors
 from vaultmind.embed.vectors import note_means
 from vaultmind.errors import DaemonRunning, VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
@@ -627,27 +627,27 @@ def _chunk_notes(store: Store, config: Config, report: Progress) -> int:
     for start in range(0, len(paths), config.batch_size):
         with store.transaction():
             for path in paths[start : start + config.batch_size]:
-                chunks, warnings = _chunk_one(store.note(path), config)
+                chunks, warnings = _chunk_one(store.note(path), config.chunk_chars)
                 store.put_chunks(path, hashes[path], config.chunk_chars, CHUNKER_VERSION, chunks, warnings)
         report("chunk", min(start + config.batch_size, len(paths)), len(paths))
     return len(paths)
 
 
-def _chunk_one(note: Note | None, config: Config) -> tuple[list[Chunk], list[Warning]]:
+def _chunk_one(note: Note | None, max_chars: int = DEFAULT_CHUNK_CHARS) -> tuple[list[Chunk], list[Warning]]:
     """A note's chunks; if chunking fails, none and a warning (the note stays indexed)."""
     if note is None:
         return [], []
     try:
-        return chunk_note(note, config.chunk_chars), []
+        return chunk_note(note, max_chars), []
     except Exception as e:  # noqa: BLE001  (one note's failure is its warning, not the run's)
         log.warning("could not chunk %s", note.path, exc_info=True)
         reason = f"{type(e).__name__}: {e}"[:300]
         return [], [Warning(note.path, "chunk_failed", f"chunk failed ({reason}); not in semantic search")]
 
 
-def _cut_prose(note: Note | None, config: Config) -> str:
+def _cut_prose(note: Note | None) -> str:
     """A note's prose cut now (a note stored without chunks); "" if it cannot be cut."""
-    return "\n\n".join(c.text for c in _chunk_one(note, config)[0])
+    return "\n\n".join(c.text for c in _chunk_one(note)[0])
 
 
 def _embed_chunks(store: Store, embedder: Embedder, config: Config, report: Progress, after_id: int = 0) -> int:
@@ -767,7 +767,7 @@ def scene_input(store: Store, model_id: str) -> SceneInput:
     texts = _prose_by_note(chunk for _id, chunk in chunks)
     for path in notes:
         if path not in texts:  # not chunked (indexed without embedding): cut it now
-            texts[path] = _cut_prose(store.note(path), Config())
+            texts[path] = _cut_prose(store.note(path))
     spelling: dict[str, Counter[str]] = {}
     links = []
     for source, target_path, target in store.link_rows():
@@ -936,17 +936,10 @@ def chip_input(store: Store, vault: Path, counter: TokenCounter) -> ChipInput:
             continue
         if hashlib.blake2b(data, digest_size=16).hexdigest() == digest:
             sha256[path] = hashlib.sha256(data).hexdigest()
-    sections = {path: _whole_sections(note) for path, note in notes.items()}
+    sections = {path: tuple(c for c in _chunk_one(note, _WHOLE_SECTIONS)[0] if c.kind == "section")
+                for path, note in notes.items()}
     return ChipInput(notes=notes, sha256=sha256, sections=sections, links=tuple(store.links()),
                      scenes=store.scene_map(), tokenizer=counter.name, count_tokens=counter.count)
-
-
-def _whole_sections(note: Note) -> tuple[Chunk, ...]:
-    try:
-        return tuple(c for c in chunk_note(note, _WHOLE_SECTIONS) if c.kind == "section")
-    except Exception:  # noqa: BLE001  (the note is left out of section-based chips, not the export)
-        log.warning("could not cut %s into sections", note.path, exc_info=True)
-        return ()
 
 
 # ---------------------------------------------------------------- scenes, incremental
@@ -1069,7 +1062,7 @@ def _note_prose(store: Store, path: str, chunks: list[tuple[int, Chunk]]) -> str
     """The note's prose as `scene_input` reads it: its chunks, or the note cut now."""
     if chunks:
         return _prose_by_note(chunk for _id, chunk in chunks)[path]
-    return _cut_prose(store.note(path), Config())
+    return _cut_prose(store.note(path))
 
 
 def _raw_note_vector(store: Store, model_id: str, chunks: list[tuple[int, Chunk]]) -> np.ndarray | None:

@@ -16,11 +16,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from vaultmind.markup import DATAVIEW_FIELD, without_comments
+from vaultmind.words import CYRILLIC, LATIN, lemma
+from vaultmind.words import normalise as normalise  # still importable from here
 
 TITLE_WEIGHT = 3  # a note's title names its concept, so its words count three times
 SOLO_PENALTY = 0.5  # a term from one note of a bigger scene describes that note, not the scene
@@ -40,7 +41,6 @@ EXTRA_STOP = frozenset(
 # stoic vault; "value", "test" in an engineering one).
 KEEP = frozenset("жизнь время человек люди имя мир value work group test point fact".split())
 _RU_PARTICLES = frozenset({"то", "либо", "нибудь", "ка", "таки"})  # "кто-то" counts as "кто"
-_PROPER = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn"})
 # Pronouns, numerals, prepositions, conjunctions, particles, interjections, "нужно"-words
 _FUNCTION_POS = frozenset({"NPRO", "NUMR", "PREP", "CONJ", "PRCL", "INTJ", "PRED"})
 
@@ -59,8 +59,6 @@ _NOT_PROSE = re.compile(  # math, footnote references, inline footnotes, block i
 _TAG = re.compile(r"#(?<![\w&\\]#)[^\W\d][\w/-]*")  # a literal first char lets re skip ahead
 _APOSTROPHE = re.compile(r"['’](?<=[^\W\d_]['’])(?=[^\W\d_])")
 _CHUNK = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-_LATIN = re.compile(r"[a-z]+(?:-[a-z]+)*")
-_CYRILLIC = re.compile(r"[а-я]+(?:-[а-я]+)*")
 _LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+(?:\[.\]\s+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(\[]?[A-ZА-ЯЁ0-9])")
 _EMPHASIS = re.compile(r"[*`]+|~~+|==+|_+(?<![^\W_]_)|_+(?![^\W_])")
@@ -86,20 +84,6 @@ class SceneLabel:
 
 
 @functools.cache
-def _morph() -> Any:
-    import pymorphy3  # lazy: loading the dictionaries costs time and memory
-
-    return pymorphy3.MorphAnalyzer()
-
-
-@functools.cache
-def _stemmer() -> Any:
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
-
-
-@functools.cache
 def _stop_words() -> frozenset[str]:
     from stop_words import get_stop_words
 
@@ -108,41 +92,17 @@ def _stop_words() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=500_000)
-def _lemma(word: str) -> tuple[str, str]:
-    """(normal form with ё, part of speech) of a Russian word: the form most parses agree on."""
-    votes: Counter[str] = Counter()
-    pos: dict[str, str] = {}
-    for parse in _morph().parse(word):
-        # "улей" is also the instrumental of the name "Уля": common nouns win over names
-        votes[parse.normal_form] += parse.score * (0.3 if _PROPER & parse.tag.grammemes else 1.0)
-        pos.setdefault(parse.normal_form, str(parse.tag.POS))
-    best = max(votes, key=votes.__getitem__, default=word)
-    return best, pos.get(best, "")
-
-
-@functools.lru_cache(maxsize=500_000)
-def normalise(word: str) -> str:
-    """The key a word form counts under: Russian normal form or English stem, without ё."""
-    word = word.lower().replace("ё", "е")
-    if _CYRILLIC.fullmatch(word):
-        return _lemma(word)[0].replace("ё", "е")
-    if _LATIN.fullmatch(word):
-        return str(_stemmer().stemWord(word))
-    return word
-
-
-@functools.lru_cache(maxsize=500_000)
 def _terms_of(chunk: str) -> tuple[tuple[str, str], ...]:
     """(key, display candidate) for each term in a lowercased chunk; () for stop words."""
     stop = _stop_words()
-    if _CYRILLIC.fullmatch(chunk):
+    if CYRILLIC.fullmatch(chunk):
         head, _, tail = chunk.rpartition("-")
         word = head if head and tail in _RU_PARTICLES else chunk
-        lemma, pos = _lemma(word)
-        key = lemma.replace("ё", "е")
+        normal, pos = lemma(word)
+        key = normal.replace("ё", "е")
         ok = len(word) >= 3 and word not in stop and key not in stop and pos not in _FUNCTION_POS
-        return ((key, lemma),) if ok else ()
-    if _LATIN.fullmatch(chunk):
+        return ((key, normal),) if ok else ()
+    if LATIN.fullmatch(chunk):
         key = normalise(chunk)
         return ((key, chunk),) if len(chunk) >= 3 and chunk not in stop and key not in stop else ()
     if "-" in chunk:  # "gpt-4", "lora-ранги": keep the parts that are words

@@ -18,13 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vaultmind.api  # noqa: E402
-from conftest import HashEmbedder  # noqa: E402
+from conftest import hash_channels  # noqa: E402
 from vaultmind.cli import main as vaultmind_cli  # noqa: E402
-from vaultmind.embed import resolve_spec  # noqa: E402
-
-def hash_model(spec: str = "e5") -> HashEmbedder:
-    resolve_spec(spec)  # unknown model names still fail as they would for real
-    return HashEmbedder(spec)
 
 
 def streamlit_here(command: list[str], env: dict[str, str]) -> int:
@@ -41,7 +36,7 @@ def streamlit_here(command: list[str], env: dict[str, str]) -> int:
 
 
 def main(argv: list[str]) -> None:
-    vaultmind.api.LazyModel = hash_model
+    vaultmind.api.load_channels = hash_channels
     vaultmind.api._serve = streamlit_here
     vaultmind_cli(["ui", *argv], prog_name="vaultmind")
 

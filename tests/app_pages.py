@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import vaultmind
-from tests.conftest import ROOT, SAMPLE_VAULT, HashEmbedder
+from tests.conftest import ROOT, SAMPLE_VAULT, hash_channels
 
 APP = ROOT / "app" / "main.py"
 
@@ -23,7 +23,7 @@ def copy_sample(target: Path) -> Path:
 def indexed_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     """A copy of the sample vault, indexed with the test embedder."""
     vault = copy_sample(tmp_path_factory.mktemp(name) / "vault")
-    vaultmind.index(vault, embedder=HashEmbedder("e5"), workers=1)
+    vaultmind.index(vault, embedder=hash_channels(), workers=1)
     return vault
 
 

@@ -68,12 +68,21 @@ def hash_embedder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
 
     made: list[HashEmbedder] = []
 
-    def factory(spec: str = "e5") -> HashEmbedder:
-        from vaultmind.embed import resolve_spec
+    def factory(spec: str = "e5+use+bm25", cache_root=None, device: str = "auto"):
+        channels = hash_channels(spec)
+        made.extend(channels.dense)
+        return channels
 
-        resolve_spec(spec)  # unknown model names still fail as they would for real
-        made.append(HashEmbedder(spec))
-        return made[-1]
-
-    monkeypatch.setattr(vaultmind.api, "LazyModel", factory)
+    monkeypatch.setattr(vaultmind.api, "load_channels", factory)
     yield made
+
+
+def hash_channels(spec: str = "e5+use+bm25", cache_root=None, device: str = "auto"):
+    """`vaultmind.embed.load_channels` with a HashEmbedder for each dense model (bm25 is real)."""
+    from vaultmind.embed import LEXICAL, Channels, resolve_spec
+    from vaultmind.embed.channels import channel_names
+
+    names = [n for n in channel_names(spec) if n != LEXICAL]
+    for name in names:
+        resolve_spec(name)  # unknown model names still fail as they would for real
+    return Channels([HashEmbedder(name) for name in names], names, LEXICAL in channel_names(spec))

@@ -383,5 +383,5 @@ def test_health_lists_the_warnings(browser, app):
     assert len(warnings) == 3
     assert f"{len(warnings)} warnings in {len({w.path for w in warnings})} files" in text
     assert "broken YAML front matter" in text
-    assert "test-hash-e5-256" in text  # the model the server embeds with
+    assert "test-hash-use-256" in text  # the model the server embeds with (the default channels: use+bm25)
     shot(browser, "health")

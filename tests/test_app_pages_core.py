@@ -138,6 +138,11 @@ def test_search_in_russian_finds_the_bee_notes(monkeypatch, indexed):
     assert ":orange-background[" in page  # the words the chunk shares with the query are marked
     shown = [m.value for m in at.markdown if str(m.value).startswith("**") and "score" in str(m.value)]
     assert len(shown) == len(hits) == 10
+    # each hit says which channels found it and where they ranked it
+    captions = [str(c.value) for c in at.caption if "found by" in str(c.value)]
+    assert len(captions) == 10
+    first = ", ".join(f"{name} #{hit.rank}" for name, hit in hits[0].channels.items())
+    assert captions[0].endswith("found by " + first), (captions[0], first)
 
 
 def test_related_notes_are_marked_linked_or_not(monkeypatch, indexed):

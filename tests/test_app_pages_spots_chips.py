@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 import vaultmind
 from tests.app_pages import open_page
-from tests.conftest import ROOT, SAMPLE_VAULT, HashEmbedder
+from tests.conftest import ROOT, SAMPLE_VAULT, hash_channels
 
 TOPICS = json.loads((ROOT / "tests" / "data" / "sample_topics.json").read_text(encoding="utf-8"))
 WANTED = max(TOPICS["wanted"], key=lambda name: len(TOPICS["wanted"][name]))  # the most linked one
@@ -28,7 +28,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample vault indexed once per module; each test gets its own copy (verdicts stick)."""
     vault = tmp_path_factory.mktemp("indexed") / "sample_vault"
     shutil.copytree(SAMPLE_VAULT, vault, ignore=shutil.ignore_patterns(".vaultmind"))
-    vaultmind.index(vault, embedder=HashEmbedder("e5"))
+    vaultmind.index(vault, embedder=hash_channels())
     return vault
 
 
@@ -58,7 +58,7 @@ def test_blind_spots_page_lists_the_planted_wanted_note_with_evidence_and_links(
 
     headings = [s.value for s in at.subheader]
     assert any(h.startswith("wanted note") for h in headings)
-    assert any(h.startswith("missing link") for h in headings)
+    assert any(h.startswith("missing link") for h in headings), headings
     text = text_of(at)
     assert f"[[{WANTED}]] is linked from {len(TOPICS['wanted'][WANTED])} notes" in text
     assert f"**{WANTED}** — not written yet" in text

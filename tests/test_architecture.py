@@ -13,13 +13,13 @@ import vaultmind
 import vaultmind.config as config_module
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "vaultmind"
-FOUNDATION = {"types", "errors", "config", "markup"}
-STAGES = {"files", "markdown", "properties", "parse", "resolve", "store", "graph", "embed", "index", "scenes", "blindspots", "chips"}
+FOUNDATION = {"types", "errors", "config", "markup", "words"}
+STAGES = {"files", "markdown", "properties", "parse", "resolve", "store", "graph", "embed", "index", "lexical", "retrieval", "scenes", "blindspots", "chips"}
 EXTRA_ALLOWED = {"parse": {"markdown", "properties"}, "properties": {"markdown"}}
-ORCHESTRATORS = {"pipeline", "api", "watch", "consistency"}  # may use any stage
+ORCHESTRATORS = {"pipeline", "api", "watch", "consistency", "query"}  # may use any stage
 PUBLIC_ONLY = {"cli"}  # the public API and nothing else
 HEAVY = {"torch", "sentence_transformers", "faiss", "streamlit", "watchdog", "transformers", "datasets", "trl",
-         "pyarrow", "datasketch", "detect_secrets", "huggingface_hub", "tokenizers"}
+         "pyarrow", "datasketch", "detect_secrets", "huggingface_hub", "tokenizers", "bm25s", "pymorphy3"}
 
 
 def vaultmind_imports(path: Path) -> tuple[set[str], set[str]]:

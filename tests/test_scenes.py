@@ -21,7 +21,7 @@ from vaultmind.scenes.ids import match_ids
 from vaultmind.scenes.layout import note_map
 from vaultmind.store import Store
 
-from .conftest import SAMPLE_VAULT, HashEmbedder
+from .conftest import SAMPLE_VAULT, HashEmbedder, hash_channels
 
 TRUTH = json.loads((Path(__file__).parent / "data" / "sample_topics.json").read_text(encoding="utf-8"))
 
@@ -32,7 +32,7 @@ def sample_scenes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
     vault = tmp_path_factory.mktemp("scenes") / "vault"
     shutil.copytree(SAMPLE_VAULT, vault, ignore=shutil.ignore_patterns(".vaultmind"))
     state = vault.parent / "state"
-    embedder = HashEmbedder()
+    embedder = hash_channels()
     vaultmind.index(vault, state_dir=state, embedder=embedder)
     return vault, state, vaultmind.scene_map(vault, state_dir=state, embedder=embedder)
 
@@ -193,7 +193,7 @@ def test_scenes_carry_labels_summaries_density_and_a_map(sample_scenes) -> None:
 
 def test_unchanged_vault_keeps_its_scenes_without_recomputing(sample_scenes) -> None:
     vault, state, found = sample_scenes
-    again = vaultmind.scene_map(vault, state_dir=state, embedder=HashEmbedder())
+    again = vaultmind.scene_map(vault, state_dir=state, embedder=hash_channels())
     assert again.run == found.run and again.scenes == found.scenes
 
 

@@ -20,9 +20,9 @@ from vaultmind.cli import main
 from vaultmind.index import VectorIndex
 from vaultmind.store import Store
 
-from .conftest import SAMPLE_VAULT, HashEmbedder, real_vault
+from .conftest import SAMPLE_VAULT, HashEmbedder, hash_channels, real_vault
 
-MODEL = HashEmbedder("e5").model_id  # what the autouse fixture's LazyModel("e5") reports
+MODEL = HashEmbedder("use").model_id  # the default channels use+bm25: one dense model, hashed by the autouse fixture
 EDITED = "inbox.md"
 WANTED_BY = "bees/25_весенний_осмотр.md"  # one of the notes with a wanted [[погодный дневник]]
 
@@ -38,7 +38,7 @@ def vault(tmp_path: Path) -> Path:
 def state(vault: Path, tmp_path: Path) -> Path:
     """The sample vault indexed and embedded (HashEmbedder), scenes off to keep it quick."""
     directory = tmp_path / "state"
-    vaultmind.index(vault, state_dir=directory, embedder=HashEmbedder("e5"), scenes=False)
+    vaultmind.index(vault, state_dir=directory, embedder=hash_channels(), scenes=False)
     return directory
 
 
@@ -77,7 +77,7 @@ def test_an_edit_on_disk_is_reported_until_the_next_index(vault: Path, state: Pa
     assert {d.key.split("#")[0] for d in differences} == {EDITED}
     added = [d for d in differences if d.table == "links" and d.found == "absent"]
     assert len(added) == 1 and "target='Nowhere at all'" in added[0].expected
-    vaultmind.index(vault, state_dir=state, embedder=HashEmbedder("e5"), scenes=False)
+    vaultmind.index(vault, state_dir=state, embedder=hash_channels(), scenes=False)
     assert vaultmind.verify(vault, state_dir=state) == []
 
 
@@ -91,7 +91,7 @@ def test_a_new_note_that_answers_a_wanted_link_shows_in_other_notes_links(vault:
     assert WANTED_BY in wanting and {d.key.split("#")[0] for d in relinked} == wanting
     assert all(d.expected == "target_path='погодный дневник.md'" and d.found == "target_path=null"
                for d in relinked)
-    vaultmind.index(vault, state_dir=state, embedder=HashEmbedder("e5"), scenes=False)
+    vaultmind.index(vault, state_dir=state, embedder=hash_channels(), scenes=False)
     assert vaultmind.verify(vault, state_dir=state) == []
 
 
@@ -103,7 +103,7 @@ def test_a_deleted_note_is_reported(vault: Path, state: Path) -> None:
 
 
 def _index(vault: Path, state: Path) -> None:
-    vaultmind.index(vault, state_dir=state, embedder=HashEmbedder("e5"), scenes=False)
+    vaultmind.index(vault, state_dir=state, embedder=hash_channels(), scenes=False)
 
 
 def test_incremental_indexes_after_a_sequence_of_changes_verify_clean(vault: Path, state: Path) -> None:
@@ -218,7 +218,7 @@ def test_a_missing_faiss_file_is_reported(vault: Path, state: Path) -> None:
 
 def test_a_state_dir_inside_the_vault_is_not_indexed_as_content(vault: Path) -> None:
     inside = vault / "vaultmind-state"  # no leading dot: a walk would see it but for skip_dirs
-    vaultmind.index(vault, state_dir=inside, embedder=HashEmbedder("e5"), scenes=False)
+    vaultmind.index(vault, state_dir=inside, embedder=hash_channels(), scenes=False)
     assert vaultmind.verify(vault, state_dir=inside) == []
 
 

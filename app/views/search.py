@@ -71,9 +71,17 @@ def search_tab(version: tuple) -> None:
     for rank, hit in enumerate(hits, 1):
         with st.container(border=True):
             st.markdown(f"**{rank}.** {common.note_links(hit.note)} · score **{hit.score:.3f}**")
-            st.caption(where(hit))
+            st.caption(where(hit) + channel_ranks(hit))
             with st.container(height=160 if len(hit.text) > 600 else "content", border=False):
                 st.markdown(highlight(hit.text, query))
+
+
+def channel_ranks(hit: vaultmind.SearchHit) -> str:
+    """` · found by e5 #3, use #1`: where each channel that returned the note placed it."""
+    if not hit.channels:
+        return ""
+    names = sorted(hit.channels, key=lambda n: ({"e5": 0, "use": 1, "bm25": 3}.get(n, 2), n))
+    return " · found by " + ", ".join(f"{name} #{hit.channels[name].rank}" for name in names)
 
 
 def related_tab(version: tuple, notes: list[str]) -> None:

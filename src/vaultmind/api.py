@@ -36,7 +36,9 @@ from vaultmind.chips import (
     build_chips,
 )
 from vaultmind.chips.formats import FORMATS as CHIP_FORMATS, ExportResult, write_export
-from vaultmind.embed import Embedder, LazyModel, TokenCounter, note_vectors, token_counter
+from vaultmind.embed import LEXICAL, Embedder, TokenCounter, load_channels, note_vectors, token_counter
+from vaultmind import query as query_stage
+from vaultmind.retrieval import fitted, fuse
 from vaultmind.blindspots import KINDS, PREFIX, find_blind_spots, spot_from_json, spot_to_json
 from vaultmind.blindspots.report import GENERATED_KEY, render_markdown, report_note
 from vaultmind.errors import (
@@ -68,6 +70,7 @@ def index(
     state_dir: str | Path | None = None,
     workers: int | None = None,
     model: str | None = None,
+    device: str | None = None,
     embed: bool | None = None,
     scenes: bool | None = None,
     embedder: Embedder | None = None,
@@ -82,9 +85,10 @@ def index(
     seconds for another writer (`StoreError` after that)."""
     root = pipeline.check_vault(Path(vault))
     settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None,
-                                      "workers": workers, "model": model, "embed": embed, "scenes": scenes})
+                                      "workers": workers, "model": model, "device": device, "embed": embed,
+                                      "scenes": scenes})
     if settings.embed and embedder is None:
-        embedder = LazyModel(settings.model)
+        embedder = _model(settings, None)
     scene_model = _model(settings, embedder).model_id
     return pipeline.index_vault(root, settings, progress, embedder if settings.embed else None, scene_model,
                                 wait=wait)
@@ -215,11 +219,11 @@ def obsidian_url(vault: str | Path, path: str) -> str:
     return f"obsidian://open?vault={quote(root.name, safe='')}&file={quote(path.removesuffix('.md'), safe='')}"
 
 
-def embedder(model: str | None = None) -> Embedder:
-    """The embedding model `model` (default: the `model` setting's default, e5), loaded on
-    first use and then kept for the process: pass it as `embedder=` to keep one loaded model
-    across calls (the app does)."""
-    return LazyModel(model or Config().model)
+def embedder(model: str | None = None, device: str = "auto") -> Embedder:
+    """The retrieval channels `model` (default: the `model` setting's default, use+bm25),
+    each model loaded on first use and then kept for the process: pass it as `embedder=` to
+    keep the loaded models across calls (the app does)."""
+    return load_channels(model or Config().model, device=device)
 
 
 def graph_metrics(vault: str | Path, *, state_dir: str | Path | None = None, config: Config | None = None) -> GraphMetrics:
@@ -251,7 +255,7 @@ def export_graph(
 
 
 def _model(settings: Config, embedder: Embedder | None) -> Embedder:
-    return embedder if embedder is not None else LazyModel(settings.model)
+    return embedder if embedder is not None else load_channels(settings.model, device=settings.device)
 
 
 def _vectors_or_fail(store: Store, model_id: str, vault: str | Path) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -271,31 +275,29 @@ def search(
     state_dir: str | Path | None = None,
     config: Config | None = None,
 ) -> list[SearchHit]:
-    """Notes closest in meaning to `query`, each with its best matching chunk."""
+    """Notes that answer `query`, each with its best matching chunk: every retrieval channel
+    (the `model` setting, use+bm25 by default) ranks chunks, and the rankings are fused
+    (`vaultmind.retrieval`). Each hit says where each channel placed it (`channels`)."""
     root = pipeline.check_vault(Path(vault))
     settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model})
     if not query.strip():
         raise VaultmindError("the search query is empty")
-    model_ = _model(settings, embedder)
+    channels = _model(settings, embedder)
     with _open(vault, state_dir, settings) as store:
-        index_ = pipeline.refresh_vector_index(store, state_dir_for(root, settings), model_.model_id, settings)
-        if index_ is None:
-            raise NotEmbedded(str(vault), model_.model_id)
-        query_vector = model_.embed_queries([query])
-        hits: dict[str, SearchHit] = {}
-        k = limit * 8
-        while True:
-            scores, ids = index_.search(query_vector, k)
-            found = [(float(sc), int(i)) for sc, i in zip(scores[0], ids[0]) if i >= 0]
-            chunks = dict(store.chunks(ids=[i for _, i in found]))
-            for score, chunk_id in found:
-                chunk = chunks[chunk_id]
-                if chunk.path not in hits:
-                    hits[chunk.path] = SearchHit(chunk.path, score, chunk.heading, chunk.text, chunk.line)
-            if len(hits) >= limit or k >= index_.size:
-                break
-            k *= 4
-    return sorted(hits.values(), key=lambda h: -h.score)[:limit]
+        fusion = fitted(query_stage.channel_names(channels))
+        rankings, chunk_ids, confidence = query_stage.channel_rankings(
+            store, state_dir_for(root, settings), channels, query, max(limit * 8, SEARCH_DEPTH), settings, fusion.weights)
+        if not rankings:
+            raise NotEmbedded(str(vault), channels.model_id or LEXICAL)
+        chunks = dict(store.chunks(ids=chunk_ids))
+        hits = []
+        for fused in fuse(rankings, fusion.weights_for(confidence), fusion.k)[:limit]:
+            chunk = chunks[fused.chunk]
+            hits.append(SearchHit(chunk.path, fused.score, chunk.heading, chunk.text, chunk.line, fused.channels))
+    return hits
+
+
+SEARCH_DEPTH = 100  # chunks each channel returns before fusion
 
 
 def related(
@@ -678,6 +680,7 @@ def watch(
     *,
     state_dir: str | Path | None = None,
     model: str | None = None,
+    device: str | None = None,
     embed: bool | None = None,
     scenes: bool | None = None,
     embedder: Embedder | None = None,
@@ -694,9 +697,9 @@ def watch(
     SIGTERM stop it. Raises `DaemonRunning` when another daemon already watches this store."""
     root = pipeline.check_vault(Path(vault))
     settings = _config(root, config, {"state_dir": str(state_dir) if state_dir else None, "model": model,
-                                      "embed": embed, "scenes": scenes})
+                                      "device": device, "embed": embed, "scenes": scenes})
     if settings.embed and embedder is None:
-        embedder = LazyModel(settings.model)
+        embedder = _model(settings, None)
     scene_model = _model(settings, embedder).model_id
     stop = stop or threading.Event()
     if signals:

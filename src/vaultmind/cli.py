@@ -35,9 +35,20 @@ def model_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--model",
         default=None,
-        metavar="MODEL",
-        help="Embedding model: e5 (default, multilingual-e5-small), use (faster, multilingual USE) "
-             "or st:NAME (a sentence-transformers model name or folder, loaded offline).",
+        metavar="CHANNELS",
+        help="Retrieval channels joined by +: e5 (multilingual-e5-small), use (multilingual USE), "
+             "st:NAME (a sentence-transformers model name or folder, loaded offline) and bm25 "
+             "(words by their lemmas). Default use+bm25 (measured best); one name (e.g. --model use) is that channel alone.",
+    )(f)
+
+
+def device_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+        default=None,
+        help="Where torch models embed: auto (default: a CUDA or Apple MPS GPU when torch sees one, "
+             "else the CPU), cpu, cuda or mps.",
     )(f)
 
 
@@ -111,6 +122,7 @@ class _Bar:
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes for parsing (default: one per CPU core; 1 = no extra processes).")
 @model_option
+@device_option
 @click.option("--no-embed", is_flag=True, help="Skip chunking and embedding (links, tags and the graph only).")
 @click.option("--no-scenes", is_flag=True, help="Do not find scenes now (`vaultmind scenes` finds them on demand).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -118,8 +130,8 @@ class _Bar:
               help="How long to wait for another index of the same store to finish.")
 @json_option
 @user_errors
-def index(vault: Path, state_dir: Path | None, workers: int | None, model: str | None, no_embed: bool,
-          no_scenes: bool, quiet: bool, wait: float, as_json: bool) -> None:
+def index(vault: Path, state_dir: Path | None, workers: int | None, model: str | None, device: str | None,
+          no_embed: bool, no_scenes: bool, quiet: bool, wait: float, as_json: bool) -> None:
     """Index VAULT: read every note, resolve links, embed new text, update the store.
 
     Incremental: unchanged notes are neither parsed nor embedded again. While `vaultmind
@@ -129,7 +141,7 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
     """
     bar = _Bar(enabled=not quiet and not as_json and sys.stderr.isatty())
     try:
-        summary = vaultmind.index(vault, state_dir=state_dir, workers=workers, model=model,
+        summary = vaultmind.index(vault, state_dir=state_dir, workers=workers, model=model, device=device,
                                   embed=False if no_embed else None, scenes=False if no_scenes else None,
                                   progress=bar, wait=wait)
     finally:
@@ -148,7 +160,7 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
     )
     if summary.model:
         seconds = summary.phases.get("embed", 0.0)
-        click.echo(f"  {summary.chunks} chunks; embedded {summary.embedded} new in {seconds:.1f} s with {summary.model}")
+        click.echo(f"  {summary.chunks} chunks; {summary.embedded} new vectors in {seconds:.1f} s with {summary.model}")
     if "scenes" in summary.phases:
         click.echo(f"  {summary.scenes} scenes ({summary.phases['scenes']:.1f} s); list them with: vaultmind scenes {vault}")
     if summary.warnings:
@@ -162,14 +174,15 @@ def index(vault: Path, state_dir: Path | None, workers: int | None, model: str |
 @VAULT
 @state_dir_option
 @model_option
+@device_option
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. Anything but this machine makes your notes reachable from the network.")
 @click.option("--no-index", is_flag=True, help="Serve what the store holds without indexing first.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the app in the default browser.")
 @user_errors
-def ui(vault: Path, state_dir: Path | None, model: str | None, port: int, host: str, no_index: bool,
-       open_browser: bool) -> None:
+def ui(vault: Path, state_dir: Path | None, model: str | None, device: str | None, port: int, host: str,
+       no_index: bool, open_browser: bool) -> None:
     """Serve the app for VAULT at http://127.0.0.1:8501, indexing it first (incrementally).
 
     Pages: Overview, Graph, Scenes, Blind spots, Search, Note, Chips, Health. Stop with Ctrl-C.
@@ -187,7 +200,8 @@ def ui(vault: Path, state_dir: Path | None, model: str | None, port: int, host: 
             click.echo(f"indexing {vault} first (incremental)…", err=True)
             bar = _Bar(enabled=sys.stderr.isatty())
             try:
-                summary = vaultmind.index(vault, state_dir=state_dir, model=model, progress=bar, wait=30.0)
+                summary = vaultmind.index(vault, state_dir=state_dir, model=model, device=device, progress=bar,
+                                          wait=30.0)
             finally:
                 bar.close()
             click.echo(f"  {summary.notes} notes, {summary.links} links, {summary.scenes} scenes; "
@@ -204,14 +218,15 @@ def ui(vault: Path, state_dir: Path | None, model: str | None, port: int, host: 
 @VAULT
 @state_dir_option
 @model_option
+@device_option
 @click.option("--no-embed", is_flag=True, help="Keep links, tags and the graph fresh, without embedding.")
 @click.option("--no-scenes", is_flag=True, help="Do not keep scenes fresh.")
 @click.option("--print-service", "service", type=click.Choice(["systemd", "launchd", "auto"]), default=None,
               help="Print a systemd user unit (Linux) or launchd agent (macOS) that runs this command at "
                    "login, and exit; nothing is installed.")
 @user_errors
-def watch(vault: Path, state_dir: Path | None, model: str | None, no_embed: bool, no_scenes: bool,
-          service: str | None) -> None:
+def watch(vault: Path, state_dir: Path | None, model: str | None, device: str | None, no_embed: bool,
+          no_scenes: bool, service: str | None) -> None:
     """Keep the index of VAULT fresh while you write: scan once, then index every change as it settles.
 
     Notes, links, vectors and the vector index follow each batch of changes within about a
@@ -225,11 +240,12 @@ def watch(vault: Path, state_dir: Path | None, model: str | None, no_embed: bool
         args = tuple(a for flag, a in ((no_embed, "--no-embed"), (no_scenes, "--no-scenes")) if flag)
         args += ("--state-dir", str(state_dir.expanduser().resolve())) if state_dir else ()
         args += ("--model", model) if model else ()
+        args += ("--device", device) if device else ()
         click.echo(vaultmind.watch_service(vault, None if service == "auto" else service, args), nl=False)
         return
     _log_to_stderr()
     click.echo(f"watching {vault} (Ctrl-C to stop)", err=True)
-    vaultmind.watch(vault, state_dir=state_dir, model=model, embed=False if no_embed else None,
+    vaultmind.watch(vault, state_dir=state_dir, model=model, device=device, embed=False if no_embed else None,
                     scenes=False if no_scenes else None, log_file=True, signals=True)
 
 
@@ -443,23 +459,44 @@ def _snippet(text: str, width: int = 160) -> str:
 @limit_option
 @model_option
 @state_dir_option
+@click.option("--explain", is_flag=True, help="Show where each channel ranked every hit, and its score.")
 @json_option
 @user_errors
-def search(vault: Path, query: str, limit: int, model: str | None, state_dir: Path | None, as_json: bool) -> None:
-    """Find the notes closest in meaning to QUERY (any language: a Russian query finds English
-    notes and back), each with its best matching chunk.
+def search(vault: Path, query: str, limit: int, model: str | None, state_dir: Path | None, explain: bool,
+           as_json: bool) -> None:
+    """Find the notes that answer QUERY (any language: a Russian query finds English notes and
+    back), each with its best matching chunk. Every channel (e5, use, bm25 by default) ranks
+    the chunks and the rankings are fused; --explain shows each channel's rank and score.
 
-    Example: vaultmind search ~/notes "как пчёлы зимуют"
+    Example: vaultmind search ~/notes "как пчёлы зимуют" --explain
     """
     hits = vaultmind.search(vault, query, limit=limit, model=model, state_dir=state_dir)
     if as_json:
         emit_json([{"note": h.note, "score": round(h.score, 4), "heading": h.heading, "text": h.text,
-                    "line": h.line} for h in hits])
+                    "line": h.line, "channels": {name: {"rank": c.rank, "score": round(c.score, 4)}
+                                                 for name, c in h.channels.items()}} for h in hits])
         return
+    names = sorted({name for h in hits for name in h.channels}, key=_CHANNEL_ORDER)
     for rank, hit in enumerate(hits, 1):
         where = f" › {hit.heading}" if hit.heading else ""
         click.echo(f"{rank:>2}. {hit.score:.3f}  {click.style(hit.note, bold=True)}{where}  (line {hit.line})")
         click.echo(f"      {_snippet(hit.text)}")
+        if explain:
+            click.echo("      " + click.style(_explained(hit, names), dim=True))
+
+
+def _CHANNEL_ORDER(name: str) -> tuple[int, str]:
+    return ({"e5": 0, "use": 1, "bm25": 3}.get(name, 2), name)
+
+
+def _explained(hit: vaultmind.SearchHit, names: list[str]) -> str:
+    """`e5 #3 (0.812) · use #1 (0.276) · bm25 –`: each channel's rank and score, – when it
+    did not return the note among its best chunks."""
+    parts = []
+    for name in names:
+        found = hit.channels.get(name)
+        parts.append(f"{name} #{found.rank} ({found.score:.3f})" if found else f"{name} –")
+    return " · ".join(parts)
 
 
 @main.command()

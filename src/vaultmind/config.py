@@ -62,9 +62,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "model",
-        "e5",
-        "Embedding model: e5 (multilingual-e5-small, default), use (multilingual Universal "
-        "Sentence Encoder, faster) or st:NAME (any sentence-transformers model, by name or folder).",
+        "use+bm25",
+        "Retrieval channels joined by +: e5 (multilingual-e5-small), use (multilingual Universal "
+        "Sentence Encoder), st:NAME (any sentence-transformers model, by name or folder) and bm25 "
+        "(words, by their lemmas). Search fuses every channel's ranking; related notes, scenes and "
+        "blind spots compare notes by the dense models' vectors together. One name is one channel.",
+    ),
+    Setting(
+        "device",
+        "auto",
+        "Where torch models embed: auto (a CUDA or Apple MPS GPU when torch sees one, else the CPU), "
+        "cpu, cuda or mps. use always runs on the CPU.",
     ),
     Setting(
         "chunk_chars",
@@ -100,9 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "scene_floor",
-        0.3,
+        0.1,
         "Least similarity (cosine of centred note vectors) for a meaning edge; below it two notes "
-        "are not near.",
+        "are not near. 0.1 measured best for use (and e5+use); e5 alone did best at 0.3.",
     ),
     Setting(
         "scene_resolution",
@@ -232,7 +240,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 _RANGES = {"scene_alpha": (0.0, 1.0), "scene_floor": (-1.0, 1.0), "scene_match": (0.0, 1.0),
            "hub_weight": (0.0, 1.0), "chip_near_duplicate": (0.0, 1.0), "chip_validation_share": (0.0, 0.9)}
-_CHOICES = {"chip_secrets": ("redact", "drop")}
+_CHOICES = {"chip_secrets": ("redact", "drop"), "device": ("auto", "cpu", "cuda", "mps")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,14 +252,15 @@ class Config:
     workers: int = 0
     batch_size: int = 500
     embed: bool = True
-    model: str = "e5"
+    model: str = "use+bm25"
+    device: str = "auto"
     chunk_chars: int = 1200
     embed_batch: int = 128
     hnsw_threshold: int = 200_000
     scenes: bool = True
     scene_alpha: float = 0.5
     scene_neighbours: int = 10
-    scene_floor: float = 0.3
+    scene_floor: float = 0.1
     scene_resolution: float = 1.5
     region_resolution: float = 0.5
     scene_min_size: int = 2

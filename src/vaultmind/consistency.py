@@ -32,12 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from vaultmind import pipeline
+from vaultmind import lexical, pipeline
 from vaultmind.config import Config, state_dir_for
+from vaultmind.embed import LEXICAL
+from vaultmind.embed.channels import channel_names
 from vaultmind.index import VectorIndex
 from vaultmind.parse import PARSER_VERSION
 from vaultmind.store import Store
-from vaultmind.types import Difference
+from vaultmind.types import Difference, meaning_parts
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,8 @@ def verify_store(vault: Path, config: Config, model_id: str | None, *, wait: flo
         with tempfile.TemporaryDirectory(prefix="vaultmind-verify-") as scratch:
             with Store.open(Path(scratch)) as fresh:
                 fresh_index(fresh, vault, config, live_dir, chunk=_was_chunked(live))
-                index_path = pipeline.vector_index_path(live_dir, model_id) if model_id else None
-                differences = compare_stores(fresh, live, model_id, index_path)
+                differences = compare_stores(fresh, live, model_id, live_dir,
+                                             lexical=LEXICAL in channel_names(config.model))
     log.info("verified %s in %.2fs: %d differences", vault, time.perf_counter() - started, len(differences))
     return differences
 
@@ -101,9 +103,11 @@ def _was_chunked(store: Store) -> bool:
     return store.db.execute("SELECT 1 FROM chunked LIMIT 1").fetchone() is not None
 
 
-def compare_stores(fresh: Store, live: Store, model_id: str | None, index_path: Path | None) -> list[Difference]:
+def compare_stores(fresh: Store, live: Store, model_id: str | None, live_dir: Path | None, *,
+                   lexical: bool = False) -> list[Difference]:
     """The differences of `live` from `fresh`, table by table, then `live`'s own vectors of
-    `model_id` and its faiss index file at `index_path`."""
+    each model of the meaning id `model_id`, their faiss index files in `live_dir`, and (with
+    the `lexical` channel on) its lexemes."""
     differences: list[Difference] = []
     for table in ("files", "notes"):
         differences += keyed_differences(table, fresh, live)
@@ -113,9 +117,12 @@ def compare_stores(fresh: Store, live: Store, model_id: str | None, index_path: 
         differences += list_differences(table, fresh, live)
     for table in ("chunked", "chunks"):
         differences += keyed_differences(table, fresh, live)
-    differences += vector_differences(live, model_id)
-    if model_id and index_path is not None:
-        differences += index_differences(live, model_id, index_path)
+    for model in meaning_parts(model_id or ""):
+        differences += missing_vectors(live, model)
+        if live_dir is not None:
+            differences += index_differences(live, model, pipeline.vector_index_path(live_dir, model))
+    differences += unused_vectors(live)
+    differences += lexeme_differences(live, complete=lexical)
     return differences
 
 
@@ -203,20 +210,45 @@ def parse_differences(fresh: Store, live: Store) -> list[Difference]:
 # ---------------------------------------------------------------- vectors and the faiss index
 
 
-def vector_differences(live: Store, model_id: str | None) -> list[Difference]:
-    """Chunks without a vector of `model_id` (when the store has any vectors of it), and
-    vectors of any model whose text is in no chunk (the pipeline drops those)."""
+def missing_vectors(live: Store, model_id: str) -> list[Difference]:
+    """Chunks without a vector of `model_id`, when the store has any vectors of it."""
     found = []
-    if model_id and live.db.execute("SELECT 1 FROM vectors WHERE model=? LIMIT 1", (model_id,)).fetchone():
+    if live.db.execute("SELECT 1 FROM vectors WHERE model=? LIMIT 1", (model_id,)).fetchone():
         for path, seq, digest in live.db.execute(
             "SELECT c.path, c.seq, c.hash FROM chunks c LEFT JOIN vectors v ON v.model = ? AND v.hash = c.hash "
             "WHERE v.hash IS NULL ORDER BY c.path, c.seq", (model_id,)
         ):
             found.append(Difference("vectors", f"{path}#{seq}", f"a vector of {model_id} for {digest}", ABSENT))
+    return found
+
+
+def unused_vectors(live: Store) -> list[Difference]:
+    """Vectors of any model whose text is in no chunk (the pipeline drops those)."""
+    found = []
     for model, digest in live.db.execute(
         "SELECT model, hash FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks) ORDER BY model, hash"
     ):
         found.append(Difference("vectors", f"{model} {digest}", ABSENT, "a vector of a text in no chunk"))
+    return found
+
+
+def lexeme_differences(live: Store, *, complete: bool) -> list[Difference]:
+    """With `complete` (the bm25 channel on), chunks without lexemes of the current tokenizer
+    (when the store has any); always, lexemes of a text in no chunk or of another tokenizer
+    version (the pipeline drops those)."""
+    found = []
+    version = lexical.LEXICAL_VERSION
+    if complete and live.db.execute("SELECT 1 FROM lexemes WHERE version=? LIMIT 1", (version,)).fetchone():
+        for path, seq, digest in live.db.execute(
+            "SELECT c.path, c.seq, c.hash FROM chunks c LEFT JOIN lexemes x ON x.hash = c.hash AND x.version = ? "
+            "WHERE x.hash IS NULL ORDER BY c.path, c.seq", (version,)
+        ):
+            found.append(Difference("lexemes", f"{path}#{seq}", f"lexemes of {digest}", ABSENT))
+    for digest, at in live.db.execute(
+        "SELECT hash, version FROM lexemes WHERE version != ? OR hash NOT IN (SELECT hash FROM chunks) ORDER BY hash",
+        (version,),
+    ):
+        found.append(Difference("lexemes", digest, ABSENT, f"lexemes (v{at}) of a text in no chunk or an old tokenizer"))
     return found
 
 

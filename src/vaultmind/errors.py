@@ -28,6 +28,10 @@ class NoteNotFound(VaultmindError):
 class NotEmbedded(VaultmindError):
     def __init__(self, vault: str, model_id: str, note: str | None = None) -> None:
         what = f"note {note!r} has no vectors" if note else "nothing is embedded"
+        if not model_id:  # the channels name no embedding model (bm25 alone)
+            super().__init__(f"{what}: the channels name no embedding model (bm25 alone compares no notes); "
+                             f"use --model use+bm25 (the default), use, e5 or e5+use+bm25")
+            return
         super().__init__(
             f"{what} for model {model_id}; run `vaultmind index {vault}` (without --no-embed, "
             f"with the same --model) first"

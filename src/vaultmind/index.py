@@ -75,6 +75,10 @@ class VectorIndex:
         inner = _faiss().downcast_index(self._index.index)
         return self.ids(), inner.reconstruct_n(0, self.size)
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these chunk ids (each must be in the index)."""
+        return np.stack([self._index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, self.dim), np.float32)
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),

@@ -31,10 +31,13 @@ import numpy as np
 from vaultmind import files as vault_files
 from vaultmind.config import Config, state_dir_for
 from vaultmind.chips import ChipInput
-from vaultmind.embed import CHUNKER_VERSION, DEFAULT_CHUNK_CHARS, Embedder, TokenCounter, chunk_note, embedding_text, note_vectors
+from vaultmind import lexical
+from vaultmind.embed import (CHUNKER_VERSION, DEFAULT_CHUNK_CHARS, Embedder, TokenCounter, chunk_note, dense_models,
+                             embedding_text, lexical_channel, note_vectors)
 from vaultmind.embed.vectors import note_means
 from vaultmind.errors import DaemonRunning, VaultNotFound
 from vaultmind.index import VectorIndex, sync_index
+from vaultmind.lexical import LexicalIndex
 from vaultmind.parse import PARSER_VERSION, failed_note, parse_file
 from vaultmind.resolve import Resolver, link_name, path_names
 from vaultmind.blindspots import VERSION as BLINDSPOTS_VERSION, BlindSpotInput, LinkRow, find_blind_spots, spot_from_json, spot_to_json
@@ -234,14 +237,14 @@ class BatchResult:
 
 def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str], folders: Iterable[str] = (),
                  progress: Progress | None = None, embedder: Embedder | None = None,
-                 vectors: VectorIndex | None = None) -> tuple[BatchResult, VectorIndex | None]:
+                 vectors: VectorIndexes | None = None) -> tuple[BatchResult, VectorIndexes]:
     """Bring the store up to date for just these vault-relative `paths` (files that may have
     been created, changed or deleted) and `folders` (whose whole content may have changed):
     the daemon's batch. The caller holds the writer lock. Links are re-resolved only where
     the batch can change them: the changed notes' own links, and when files came or went the
     links whose name is one of theirs. With an `embedder`, changed notes are chunked and
-    embedded and `vectors` (the faiss index, loaded or kept in memory) is updated by chunk
-    id and saved; returns it. Scenes are left to the caller. The result equals a full
+    embedded and `vectors` (each model's faiss index, loaded or kept in memory) is updated by
+    chunk id and saved; returns them. Scenes are left to the caller. The result equals a full
     `reconcile` of the same files (`vaultmind doctor --verify` checks it)."""
     report = progress or _no_progress
     started = time.perf_counter()
@@ -287,6 +290,7 @@ def update_paths(store: Store, vault: Path, config: Config, paths: Iterable[str]
 
     if embedder is not None:
         outcome.embedded, vectors = _batch_meaning(store, embedder, config, vectors, report, phases)
+    vectors = vectors or {}
     _mark_changed(store, bool(outcome.sources or outcome.gone or came or went or relinked or outcome.embedded
                               or store.last_chunk_id() != last_chunk))
     result = BatchResult(
@@ -350,10 +354,14 @@ def _resolve_changed(store: Store, paths: list[str], sources: list[str] | None) 
     return {source for target, _i, source, before in resolved if target != before}
 
 
-def _batch_meaning(store: Store, embedder: Embedder, config: Config, vectors: VectorIndex | None,
-                   report: Progress, phases: dict[str, float]) -> tuple[int, VectorIndex | None]:
-    """Chunk and embed what the batch changed, then bring the vector index to the stored
-    chunk ids: remove the ids of replaced chunks, add the new ones, save."""
+VectorIndexes = dict[str, VectorIndex]  # each dense model's faiss index, by model id
+
+
+def _batch_meaning(store: Store, embedder: Embedder, config: Config, vectors: VectorIndexes | None,
+                   report: Progress, phases: dict[str, float]) -> tuple[int, VectorIndexes]:
+    """Chunk and embed what the batch changed, split the new chunk texts into lexemes, then
+    bring each vector index to the stored chunk ids: remove the ids of replaced chunks, add
+    the new ones, save. The lexical index is rebuilt from stored lexemes when next searched."""
     tick = time.perf_counter()
     before = store.last_chunk_id()
     _chunk_notes(store, config, report)
@@ -363,11 +371,26 @@ def _batch_meaning(store: Store, embedder: Embedder, config: Config, vectors: Ve
     embedded = _embed_chunks(store, embedder, config, report, after_id=before)
     phases["embed"] = time.perf_counter() - tick
     tick = time.perf_counter()
+    if lexical_channel(embedder):
+        _lexemes_of_chunks(store, config, report, after_id=before)
     with store.transaction():
         store.drop_unused_vectors()
-    vectors = sync_vector_index(store, store.path.parent, embedder.model_id, config, vectors)
+        store.drop_unused_lexemes(lexical.LEXICAL_VERSION)
+    vectors = sync_vector_indexes(store, store.path.parent, embedder, config, vectors)
     phases["vector index"] = time.perf_counter() - tick
     return embedded, vectors
+
+
+def sync_vector_indexes(store: Store, state_dir: Path, embedder: Embedder, config: Config,
+                        indexes: VectorIndexes | None) -> VectorIndexes:
+    """`sync_vector_index` for each dense model of `embedder`."""
+    kept = indexes or {}
+    synced: VectorIndexes = {}
+    for model in dense_models(embedder):
+        index = sync_vector_index(store, state_dir, model.model_id, config, kept.get(model.model_id))
+        if index is not None:
+            synced[model.model_id] = index
+    return synced
 
 
 def sync_vector_index(store: Store, state_dir: Path, model_id: str, config: Config,
@@ -448,9 +471,15 @@ def _meaning(store: Store, state_dir: Path, embedder: Embedder, config: Config, 
     embedded = _embed_chunks(store, embedder, config, report)
     phases["embed"] = time.perf_counter() - tick
     tick = time.perf_counter()
+    if lexical_channel(embedder):
+        _lexemes_of_chunks(store, config, report)
     with store.transaction():
         store.drop_unused_vectors()
-    refresh_vector_index(store, state_dir, embedder.model_id, config)
+        store.drop_unused_lexemes(lexical.LEXICAL_VERSION)
+    for model in dense_models(embedder):
+        refresh_vector_index(store, state_dir, model.model_id, config)
+    if lexical_channel(embedder):
+        refresh_lexical_index(store, state_dir)
     phases["vector index"] = time.perf_counter() - tick
     return embedded
 
@@ -651,20 +680,59 @@ def _cut_prose(note: Note | None) -> str:
 
 
 def _embed_chunks(store: Store, embedder: Embedder, config: Config, report: Progress, after_id: int = 0) -> int:
-    """Embed each chunk text the model has not seen (among chunks with ids above `after_id`);
-    every batch is stored as it is done, so an interrupted run keeps its work."""
-    todo = store.chunks_without_vectors(embedder.model_id, after_id)
-    # longest first: texts of one batch have similar lengths, so little padding is computed
-    todo.sort(key=lambda row: len(row[1]) + len(row[2]), reverse=True)
-    report("embed", 0, len(todo))
-    for start in range(0, len(todo), config.embed_batch):
-        batch = todo[start : start + config.embed_batch]
-        vectors = embedder.embed_passages([embedding_text(heading, text) for _, heading, text in batch])
+    """Embed each chunk text a dense model has not seen (among chunks with ids above
+    `after_id`), model by model; every batch is stored as it is done, so an interrupted run
+    keeps its work. Returns how many texts were embedded, counting each model's."""
+    work = [(model, store.chunks_without_vectors(model.model_id, after_id)) for model in dense_models(embedder)]
+    total, done = sum(len(todo) for _model, todo in work), 0
+    report("embed", 0, total)
+    for model, todo in work:
+        # longest first: texts of one batch have similar lengths, so little padding is computed
+        todo.sort(key=lambda row: len(row[1]) + len(row[2]), reverse=True)
+        for start in range(0, len(todo), config.embed_batch):
+            batch = todo[start : start + config.embed_batch]
+            vectors = model.embed_passages([embedding_text(heading, text) for _, heading, text in batch])
+            with store.transaction():
+                store.put_vectors(model.model_id, [(digest, vector.astype(np.float32).tobytes())
+                                                   for (digest, _h, _t), vector in zip(batch, vectors)])
+            done += len(batch)
+            report("embed", done, total)
+    return total
+
+
+def _lexemes_of_chunks(store: Store, config: Config, report: Progress, after_id: int = 0) -> int:
+    """Split each chunk text the lexical channel has not seen into lexemes and store them."""
+    todo = store.chunks_without_lexemes(lexical.LEXICAL_VERSION, after_id)
+    report("lexemes", 0, len(todo))
+    for start in range(0, len(todo), config.batch_size):
+        batch = todo[start : start + config.batch_size]
         with store.transaction():
-            store.put_vectors(embedder.model_id, [(digest, vector.astype(np.float32).tobytes())
-                                                  for (digest, _h, _t), vector in zip(batch, vectors)])
-        report("embed", start + len(batch), len(todo))
+            store.put_lexemes(lexical.LEXICAL_VERSION, [(digest, lexical.lexemes(embedding_text(heading, text)))
+                                                        for digest, heading, text in batch])
+        report("lexemes", start + len(batch), len(todo))
     return len(todo)
+
+
+def lexical_index_path(state_dir: Path) -> Path:
+    return state_dir / f"chunks-bm25-v{lexical.LEXICAL_VERSION}.npz"
+
+
+def refresh_lexical_index(store: Store, state_dir: Path) -> LexicalIndex | None:
+    """The saved BM25 index when it holds exactly the chunks that have lexemes, else one
+    rebuilt from the stored lexemes (no text is split again) and saved. None when no chunk
+    has lexemes."""
+    path = lexical_index_path(state_dir)
+    count, id_sum = store.lexeme_fingerprint(lexical.LEXICAL_VERSION)
+    saved = LexicalIndex.load(path)
+    if saved is not None and count and saved.fingerprint == (count, id_sum):
+        return saved  # chunk ids are never reused: the same count and id sum is the same set
+    rows = store.chunk_lexemes(lexical.LEXICAL_VERSION)
+    if not rows:
+        path.unlink(missing_ok=True)
+        return None
+    index = LexicalIndex.build(np.asarray([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows])
+    index.save(path)
+    return index
 
 
 def vector_index_path(state_dir: Path, model_id: str) -> Path:

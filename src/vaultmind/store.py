@@ -22,6 +22,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vaultmind.errors import StoreError
 from vaultmind.types import (
     Callout,
@@ -41,13 +43,14 @@ from vaultmind.types import (
     Tag,
     Turn,
     Warning,
+    meaning_parts,
     title_from_path,
 )
 
 log = logging.getLogger(__name__)
 
 STORE_FILE = "vaultmind.sqlite"
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -213,6 +216,13 @@ _MIGRATIONS: dict[int, str] = {
     8: """
     ALTER TABLE chunked ADD COLUMN chunker INTEGER NOT NULL DEFAULT 1;
     """,
+    9: """
+    CREATE TABLE lexemes (
+        hash TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        tokens TEXT NOT NULL
+    );
+    """,
 }
 
 _LINK_COLUMNS = "source, seq, kind, target, heading, block, display, original, line, context, key"
@@ -361,6 +371,19 @@ class Store:
         paths = list(paths)
         self.db.executemany("DELETE FROM files WHERE path=?", [(p,) for p in paths])
         self.db.executemany("DELETE FROM warnings WHERE path=?", [(p,) for p in paths])
+        if paths:
+            self._meaning_changed()  # their chunks went with them
+
+    def _meaning_changed(self) -> None:
+        """Count a change to chunks, vectors or lexemes (see `meaning_version`)."""
+        self.db.execute("INSERT INTO meta(key, value) VALUES ('meaning_version', '1') "
+                        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def meaning_version(self) -> int:
+        """A counter of changes to chunks, vectors and lexemes: while it stands still, what a
+        process built from them (a loaded faiss or BM25 index, note vectors) is still true,
+        without counting rows again."""
+        return int(self.get_meta("meaning_version") or 0)
 
     # ------------------------------------------------------------ parsed notes
 
@@ -512,6 +535,7 @@ class Store:
                    warnings: Iterable[Warning] = ()) -> None:
         """A note's chunks, replacing its old ones, and the warnings of chunking it."""
         self.db.execute("DELETE FROM chunks WHERE path=?", (path,))
+        self._meaning_changed()
         self.db.executemany(
             "INSERT INTO chunks(path, note_hash, seq, kind, heading, text, line, hash) VALUES (?,?,?,?,?,?,?,?)",
             [(path, note_hash, c.seq, c.kind, c.heading, c.text, c.line, c.hash) for c in chunks],
@@ -546,12 +570,13 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
 
     def embedded_chunk_ids_after(self, model: str, after_id: int) -> list[int]:
-        """Ids above `after_id` of the chunks embedded by `model`."""
-        return [r[0] for r in self.db.execute(
-            "SELECT c.id FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash WHERE c.id > ? ORDER BY c.id",
-            (model, after_id))]
+        """Ids above `after_id` of the chunks embedded by `model` (every part of a meaning id)."""
+        join, params = _vector_join(model)
+        return [r[0] for r in self.db.execute(f"SELECT c.id FROM chunks c {join} WHERE c.id > ? ORDER BY c.id",
+                                              (*params, after_id))]
 
     def put_vectors(self, model: str, rows: Iterable[tuple[str, bytes]]) -> None:
+        self._meaning_changed()
         self.db.executemany(
             "INSERT OR REPLACE INTO vectors(model, hash, vector) VALUES (?,?,?)",
             [(model, digest, blob) for digest, blob in rows],
@@ -560,38 +585,81 @@ class Store:
     def drop_unused_vectors(self) -> int:
         """Forget vectors of texts no longer in any note (of every model)."""
         cursor = self.db.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM chunks)")
+        if cursor.rowcount:
+            self._meaning_changed()
         return cursor.rowcount
 
     def vector_fingerprint(self, model: str) -> tuple[int, int]:
-        """(count, sum of chunk ids) of the chunks embedded by `model`: cheap to compare with
-        the cached vector index."""
-        count, total = self.db.execute(
-            "SELECT count(*), coalesce(sum(c.id), 0) FROM chunks c "
-            "JOIN vectors v ON v.model = ? AND v.hash = c.hash",
-            (model,),
-        ).fetchone()
+        """(count, sum of chunk ids) of the chunks embedded by `model` (by every part of a
+        meaning id): cheap to compare with the cached vector index."""
+        join, params = _vector_join(model)
+        count, total = self.db.execute(f"SELECT count(*), coalesce(sum(c.id), 0) FROM chunks c {join}",
+                                       params).fetchone()
         return int(count), int(total)
 
     def chunk_vectors(self, model: str, ids: Iterable[int] | None = None) -> list[tuple[int, str, bytes]]:
         """(chunk id, note path, vector bytes) for every chunk embedded by `model`, or for the
-        chunks `ids` among them."""
+        chunks `ids` among them. For a meaning id of several models, a chunk's vector is the
+        concatenation of its models' vectors divided by √n, and only chunks every model
+        embedded are returned."""
         # CROSS JOIN keeps chunks the outer loop, so a list of ids is found by its primary key
         # instead of by a walk over every vector
-        sql = "SELECT c.id, c.path, v.vector FROM chunks c CROSS JOIN vectors v ON v.model = ? AND v.hash = c.hash"
+        join, params = _vector_join(model)
+        columns = ", ".join(f"v{i}.vector" for i in range(len(params)))
+        sql = f"SELECT c.id, c.path, {columns} FROM chunks c {join}"
         if ids is None:
-            return list(self.db.execute(sql + " ORDER BY c.id", (model,)))
+            return _fused_rows(self.db.execute(sql + " ORDER BY c.id", params), len(params))
         wanted = sorted(ids)
         rows: list[tuple[int, str, bytes]] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
-            rows += self.db.execute(sql + f" WHERE c.id IN ({','.join('?' * len(part))}) ORDER BY c.id",
-                                    (model, *part))
+            rows += _fused_rows(self.db.execute(sql + f" WHERE c.id IN ({','.join('?' * len(part))}) ORDER BY c.id",
+                                                (*params, *part)), len(params))
         return rows
 
     def embedded_chunk_ids(self, model: str) -> list[int]:
-        """Ids of the chunks that have a vector of `model`: what its faiss index must hold."""
-        return [r[0] for r in self.db.execute(
-            "SELECT c.id FROM chunks c JOIN vectors v ON v.model = ? AND v.hash = c.hash ORDER BY c.id", (model,))]
+        """Ids of the chunks that have a vector of `model` (of every part of a meaning id):
+        what its faiss index must hold."""
+        join, params = _vector_join(model)
+        return [r[0] for r in self.db.execute(f"SELECT c.id FROM chunks c {join} ORDER BY c.id", params)]
+
+    # ------------------------------------------------------------ lexemes (the bm25 channel)
+
+    def chunks_without_lexemes(self, version: int, after_id: int = 0) -> list[tuple[str, str, str]]:
+        """(hash, heading, text) of each distinct chunk text not yet split into lexemes by
+        this version of the tokenizer, among the chunks with an id above `after_id`."""
+        return list(self.db.execute(
+            "SELECT c.hash, min(c.heading), min(c.text) FROM chunks c "
+            "LEFT JOIN lexemes x ON x.hash = c.hash AND x.version = ? "
+            "WHERE c.id > ? AND x.hash IS NULL GROUP BY c.hash ORDER BY min(c.id)",
+            (version, after_id),
+        ))
+
+    def put_lexemes(self, version: int, rows: Iterable[tuple[str, list[str]]]) -> None:
+        self._meaning_changed()
+        self.db.executemany("INSERT OR REPLACE INTO lexemes(hash, version, tokens) VALUES (?,?,?)",
+                            [(digest, version, " ".join(tokens)) for digest, tokens in rows])
+
+    def lexeme_fingerprint(self, version: int) -> tuple[int, int]:
+        """(count, sum of chunk ids) of the chunks that have lexemes of `version`."""
+        count, total = self.db.execute(
+            "SELECT count(*), coalesce(sum(c.id), 0) FROM chunks c JOIN lexemes x ON x.hash = c.hash AND x.version = ?",
+            (version,)).fetchone()
+        return int(count), int(total)
+
+    def chunk_lexemes(self, version: int) -> list[tuple[int, list[str]]]:
+        """(chunk id, lexemes) of every chunk that has lexemes of `version`, by id."""
+        return [(r[0], r[1].split()) for r in self.db.execute(
+            "SELECT c.id, x.tokens FROM chunks c CROSS JOIN lexemes x ON x.hash = c.hash AND x.version = ? ORDER BY c.id",
+            (version,))]
+
+    def drop_unused_lexemes(self, version: int) -> int:
+        """Forget lexemes of texts no longer in any note, and those of another tokenizer version."""
+        cursor = self.db.execute("DELETE FROM lexemes WHERE version != ? OR hash NOT IN (SELECT hash FROM chunks)",
+                                 (version,))
+        if cursor.rowcount:
+            self._meaning_changed()
+        return cursor.rowcount
 
     def link_resolution(self, sources: Iterable[str] | None) -> list[tuple[int, str, str, str | None]]:
         """(link id, source, target, resolved path) of every link of `sources` (None: all)."""
@@ -632,6 +700,15 @@ class Store:
         else:
             rows = self.db.execute(sql + " ORDER BY id")
         return [(row[0], Chunk(*row[1:])) for row in rows]
+
+    def chunk_paths(self, ids: Iterable[int]) -> dict[int, str]:
+        """chunk id → its note's path, for these ids."""
+        wanted = list(ids)
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            found.update(self.db.execute(f"SELECT id, path FROM chunks WHERE id IN ({','.join('?' * len(part))})", part))
+        return found
 
     def linked_pairs(self) -> set[tuple[str, str]]:
         """Every (source, target) pair of notes linked either way, both orders included."""
@@ -932,6 +1009,22 @@ def _inside(folder: str) -> tuple[str, str]:
 
 def _j(values: Iterable[Any]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
+
+
+def _vector_join(model: str) -> tuple[str, tuple[str, ...]]:
+    """The joins from `chunks c` to the vectors of each model of a meaning id, as v0, v1, …"""
+    parts = tuple(meaning_parts(model)) or (model,)
+    join = " ".join(f"CROSS JOIN vectors v{i} ON v{i}.model = ? AND v{i}.hash = c.hash" for i in range(len(parts)))
+    return join, parts
+
+
+def _fused_rows(rows: Iterable[tuple[Any, ...]], models: int) -> list[tuple[int, str, bytes]]:
+    """(id, path, vector) rows; several models' vectors are concatenated and divided by √n."""
+    if models == 1:
+        return list(rows)  # type: ignore[arg-type]
+    scale = np.float32(1 / np.sqrt(models))
+    return [(r[0], r[1], (np.concatenate([np.frombuffer(b, dtype=np.float32) for b in r[2:]]) * scale).tobytes())
+            for r in rows]
 
 
 def _statements(script: str) -> list[str]:

@@ -163,14 +163,26 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelHit:
+    """Where one retrieval channel placed a note: its rank among the channel's notes (1 =
+    first) and the channel's own score (cosine for a dense model, BM25 for `bm25`)."""
+
+    rank: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
-    """A note that matches a query, with its best matching chunk."""
+    """A note that matches a query, with its best matching chunk. With more than one channel,
+    `score` is the fused score and `channels` says where each channel placed the note (a
+    channel that did not return it is absent)."""
 
     note: str
     score: float
     heading: str
     text: str
     line: int
+    channels: dict[str, ChannelHit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,3 +522,14 @@ class Chip:
     redactions: int = 0
     vaultmind_version: str = ""
     settings_hash: str = ""
+
+
+# A meaning id names the vectors notes are compared by: one model's id, or several models' ids
+# joined by " + ", whose vectors are concatenated (each unit length, the whole divided by √n,
+# so its inner product is the mean of the models' cosines). Vectors are stored per model.
+MEANING_SEPARATOR = " + "
+
+
+def meaning_parts(meaning: str) -> list[str]:
+    """The model ids a meaning id is made of ([] for "", nothing embedded)."""
+    return [part for part in meaning.split(MEANING_SEPARATOR) if part]

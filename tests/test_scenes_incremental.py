@@ -27,7 +27,7 @@ from vaultmind.types import SceneMap
 from .conftest import SAMPLE_VAULT, HashEmbedder
 
 # The test embedder's hashed vectors give unrelated notes weak cosines around 0.1–0.2; at the
-# default floor (0.1, measured for real models) those become meaning edges that real vectors do
+# default floor (0.2, measured for real models) some become meaning edges that real vectors do
 # not have. 0.3 keeps them out, so these tests see what the algorithm does, not hash noise.
 # tests/test_models.py checks deletions with the real default channels at the default floor.
 CONFIG = Config(scene_floor=0.3)
@@ -159,6 +159,16 @@ def test_a_deleted_note_leaves_its_scene(daemon: Daemon) -> None:
     assert members(after)[home] == members(before)[home] - {note}
     assert {i: m for i, m in members(after).items() if i != home} == \
         {i: m for i, m in members(before).items() if i != home}
+
+
+def test_a_scene_that_ends_is_named_among_the_changed(daemon: Daemon) -> None:
+    before = daemon.scenes()
+    smallest = min(before.scenes, key=lambda s: s.size)
+    for note in smallest.notes:
+        (daemon.vault / note).unlink()
+    result = daemon.update(*smallest.notes)
+    assert smallest.id not in members(daemon.scenes())
+    assert smallest.id in result.changed  # gone scenes are changes too (the daemon's status counts them)
 
 
 def test_a_new_note_linking_into_a_scene_joins_it(daemon: Daemon) -> None:

@@ -108,9 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "scene_floor",
-        0.1,
+        0.2,
         "Least similarity (cosine of centred note vectors) for a meaning edge; below it two notes "
-        "are not near. 0.1 measured best for use (and e5+use); e5 alone did best at 0.3.",
+        "are not near. 0.2 measured best for use across scenes and blind spots; e5 alone did best at 0.3.",
     ),
     Setting(
         "scene_resolution",
@@ -260,7 +260,7 @@ class Config:
     scenes: bool = True
     scene_alpha: float = 0.5
     scene_neighbours: int = 10
-    scene_floor: float = 0.1
+    scene_floor: float = 0.2
     scene_resolution: float = 1.5
     region_resolution: float = 0.5
     scene_min_size: int = 2

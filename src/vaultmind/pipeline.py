@@ -1019,7 +1019,7 @@ def chip_input(store: Store, vault: Path, counter: TokenCounter) -> ChipInput:
 @dataclass(frozen=True, slots=True)
 class SceneRefresh:
     """What `update_scenes_incremental` did: how long it took, whether the full stage ran,
-    the ids of scenes whose members changed (new scenes included) and each step's seconds."""
+    the ids of scenes whose members changed (new scenes and scenes that ended included) and each step's seconds."""
 
     seconds: float
     full: bool

@@ -73,7 +73,7 @@ class SceneChange:
 @dataclass(frozen=True, slots=True)
 class StateRun:
     """One run of the state: the `SceneRun` to store, whether the full stage ran, and the ids
-    of scenes whose members changed (new scenes included)."""
+    of scenes whose members changed (new scenes and scenes that ended included)."""
 
     run: SceneRun
     full: bool
@@ -278,7 +278,8 @@ class SceneState:
                   previous: Mapping[str, Mapping[int, frozenset[str]]], *, full: bool) -> StateRun:
         """Keep the run's scenes, ids, membership and sums for the next run; forget the changes."""
         before = previous.get("scene", {})
-        changed = tuple(s.id for s in found_run.scenes if before.get(s.id) != frozenset(s.notes))
+        ended = set(before) - {s.id for s in found_run.scenes}  # merged into another or dissolved
+        changed = tuple(sorted({s.id for s in found_run.scenes if before.get(s.id) != frozenset(s.notes)} | ended))
         regions: dict[int, set[str]] = {}
         for scene in found_run.scenes:
             regions.setdefault(scene.region, set()).update(scene.notes)

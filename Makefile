@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 
-.PHONY: app demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch bench-app bench-hostile retrieval scene-quality blindspot-quality clean
+.PHONY: app demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch bench-app bench-hostile bench-fusion bench-search retrieval scene-quality blindspot-quality clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -69,6 +69,12 @@ bench-app: $(VENV)/.bench-installed  ## the app in headless Chromium: first rend
 
 bench-hostile: $(STAMP)  ## pathological notes (YAML aliases, 1 MB of links, deep nesting) indexed by ebc48bf and the working tree: time, peak memory, × bare markdown-it-py (~30 min)
 	$(BIN)/python -m benchmarks.run_hostile
+
+bench-fusion: $(STAMP)  ## every retrieval channel alone and fused on three query sets, weights fitted, index cost (~12 min)
+	$(BIN)/python -m benchmarks.fusion
+
+bench-search: $(STAMP)  ## warm search latency with the default channels on the 10k-note vault (first run embeds it, ~10 min)
+	$(BIN)/python -m benchmarks.search_latency
 
 retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
 	$(BIN)/python -m benchmarks.retrieval

@@ -35,7 +35,8 @@ from typing import Any
 import networkx as nx
 
 import vaultmind
-from vaultmind.embed import Embedder, LazyModel
+from vaultmind.config import Config
+from vaultmind.embed import Embedder, load_channels
 from vaultmind.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -228,7 +229,7 @@ def evaluate(model: str | Embedder, workdir: Path, seed: int = 7) -> dict[str, A
     vault = workdir / "vault"
     shutil.copytree(SAMPLE, vault, ignore=shutil.ignore_patterns(".vaultmind"))
     planted = plant(vault, seed=seed)
-    embedder = LazyModel(model) if isinstance(model, str) else model
+    embedder = load_channels(model) if isinstance(model, str) else model
     state = workdir / "state"
     vaultmind.index(vault, state_dir=state, embedder=embedder)
     timings: dict[str, float] = {}
@@ -264,12 +265,13 @@ def render(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="e5")
+    parser.add_argument("--model", default=Config().model, help="channels, as the `model` setting spells them")
+    parser.add_argument("--output", default="blindspots-quality", help="results file name, without extension")
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23],
                         help="one planted vault per seed; recall is pooled over them")
     args = parser.parse_args()
     started = time.perf_counter()
-    embedder = LazyModel(args.model)  # one loaded model for every seed
+    embedder = load_channels(args.model)  # one loaded model for every seed
     runs = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as tmp:
@@ -277,9 +279,9 @@ def main() -> None:
     result = {"model": runs[0]["model"], "seeds": args.seeds, "runs": runs, "recall": _pooled(runs),
               "timings": runs[0]["timings"], "seconds": time.perf_counter() - started}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "blindspots-quality.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str),
+    (RESULTS / f"{args.output}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str),
                                                      encoding="utf-8")
-    (RESULTS / "blindspots-quality.md").write_text(render(result), encoding="utf-8")
+    (RESULTS / f"{args.output}.md").write_text(render(result), encoding="utf-8")
     print(render(result))
 
 

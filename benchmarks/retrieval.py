@@ -1,7 +1,7 @@
 """Retrieval quality: recall@5 and MRR of `vaultmind search` on a hand-written query set
 (tests/data/retrieval.json: Russian, English and cross-lingual queries with the expected note).
 
-    .venv/bin/python -m benchmarks.retrieval [--model e5 --model use]
+    .venv/bin/python -m benchmarks.retrieval [--model e5 --model use+bm25]
 
 Indexes each vault into a temporary store per model, runs every query, and writes
 benchmarks/results/retrieval.{json,md}. The same functions back tests/test_models.py.
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import vaultmind
-from vaultmind.embed import Embedder, LazyModel
+from vaultmind.config import Config
+from vaultmind.embed import Embedder, load_channels
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = REPO / "tests" / "data" / "retrieval.json"
@@ -30,8 +31,8 @@ VAULTS = {
 DEPTH = 10
 
 
-def load_queries(vault: str | None = None) -> list[dict[str, Any]]:
-    queries = json.loads(QUERIES.read_text(encoding="utf-8"))["queries"]
+def load_queries(vault: str | None = None, path: Path = QUERIES) -> list[dict[str, Any]]:
+    queries = json.loads(path.read_text(encoding="utf-8"))["queries"]
     return [q for q in queries if vault is None or q["vault"] == vault]
 
 
@@ -54,7 +55,7 @@ def score(ranks: list[int | None]) -> dict[str, float]:
 def evaluate(vault: Path, queries: list[dict[str, Any]], model: str | Embedder, state_dir: Path) -> dict[str, Any]:
     """Index `vault` with `model` (a spec or an embedder) into `state_dir`, run the queries,
     score them by language."""
-    embedder = LazyModel(model) if isinstance(model, str) else model  # one loaded model for the run
+    embedder = load_channels(model) if isinstance(model, str) else model  # one loaded model for the run
     started = time.perf_counter()
     summary = vaultmind.index(vault, state_dir=state_dir, embedder=embedder)
     index_seconds = time.perf_counter() - started
@@ -99,9 +100,10 @@ def render(results: dict[str, dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", help="e5, use or st:NAME (repeatable); default e5 and use")
+    parser.add_argument("--model", action="append", help="channels, as the `model` setting spells them (repeatable); "
+                                                          "default e5, use and the default channels")
     args = parser.parse_args()
-    models = args.model or ["e5", "use"]
+    models = args.model or ["e5", "use", Config().model]
     results: dict[str, dict[str, Any]] = {}
     for model in models:
         for name, vault in VAULTS.items():

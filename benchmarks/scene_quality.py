@@ -4,7 +4,7 @@ links only (α = 1), meaning only (α = 0) and the hybrid — over a grid of the
 each mix is judged at its best and at the defaults. Also lists the scenes of the real Russian
 wiki vault for reading.
 
-    .venv/bin/python -m benchmarks.scene_quality [--model e5 --model use]
+    .venv/bin/python -m benchmarks.scene_quality [--model e5 --model use+bm25]
 
 Writes benchmarks/results/scenes-quality.{json,md}. `partition` and `agreement` back
 tests/test_scene_quality.py.
@@ -26,7 +26,7 @@ from typing import Any
 import vaultmind
 from vaultmind import pipeline
 from vaultmind.config import Config
-from vaultmind.embed import Embedder, LazyModel
+from vaultmind.embed import Embedder, load_channels
 from vaultmind.scenes import SceneInput, weights_from
 from vaultmind.scenes.communities import find_communities
 from vaultmind.scenes.hybrid import scene_graph
@@ -53,7 +53,7 @@ def topics() -> dict[str, str]:
 
 def load_input(vault: Path, model: str | Embedder, state_dir: Path) -> SceneInput:
     """Index `vault` into `state_dir` with `model` and read the scene stage's inputs back."""
-    embedder = LazyModel(model) if isinstance(model, str) else model
+    embedder = load_channels(model) if isinstance(model, str) else model
     vaultmind.index(vault, state_dir=state_dir, embedder=embedder, scenes=False)
     with Store.open(state_dir) as store:
         return pipeline.scene_input(store, embedder.model_id)
@@ -160,7 +160,7 @@ def run(models: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"truth notes": len(truth), "grid": {k: list(v) for k, v in GRID.items()}, "models": {}}
     for model in models:
         with tempfile.TemporaryDirectory() as tmp:
-            embedder = LazyModel(model)
+            embedder = load_channels(model)
             data = load_input(SAMPLE, embedder, Path(tmp) / "sample")
             rows = grid(data, truth, Config())
             entry: dict[str, Any] = {
@@ -223,9 +223,10 @@ def render(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", help="model spec (repeatable; default e5 and use)")
+    parser.add_argument("--model", action="append",
+                        help="channels, as the `model` setting spells them (repeatable; default e5, the default and e5+use)")
     args = parser.parse_args()
-    result = run(args.model or ["e5", "use"])
+    result = run(args.model or ["e5", Config().model, "e5+use"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scenes-quality.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     (RESULTS / "scenes-quality.md").write_text(render(result), encoding="utf-8")

@@ -11,8 +11,8 @@ Channels (see `vaultmind.retrieval` for how their rankings are fused):
 
 A channel whose fusion weight is 0 is not computed. The faiss index, the BM25 index and the
 note vectors are files beside the store; a process that searches again (the app, the daemon)
-keeps them loaded while the files and the store's fingerprints are unchanged, so a warm query
-costs the query embeddings and a few small matrix products.
+keeps them loaded while the files are unchanged and the store's `meaning_version` stands still,
+so a warm query costs the query embeddings and a few small matrix products (no row counts).
 """
 
 from __future__ import annotations

@@ -18,13 +18,13 @@ from vaultmind.cli import main
 from vaultmind.embed import Channels, load_channels
 from vaultmind.embed.channels import channel_names
 from vaultmind.errors import ModelError
-from vaultmind.lexical import LEXICAL_VERSION
+from vaultmind.lexical import LEXICAL_VERSION, LexicalIndex
 from vaultmind.retrieval import NoteRank, fuse
 from vaultmind.store import Store
 from vaultmind.types import MEANING_SEPARATOR, ChannelHit, meaning_parts
 
 from .conftest import SAMPLE_VAULT, HashEmbedder, hash_channels
-from .test_watch import Running, differences, settle
+from .test_watch import Running, differences, settle, wait_until
 
 
 def _ranking(*notes: str) -> list[NoteRank]:
@@ -226,6 +226,13 @@ def test_the_daemon_keeps_every_channel_fresh(tmp_path: Path) -> None:
     with Running(vault, state, embedder=channels):
         (vault / "kvass.md").write_text("# Квас\n\nКвас из ржаных сухарей бродит двое суток.\n", encoding="utf-8")
         settle(vault, state)
+        # after the quiet spell the daemon has brought the search caches up to date on disk
+        wait_until(lambda: not vaultmind.watch_status(vault, state_dir=state).stale
+                   and vaultmind.watch_status(vault, state_dir=state).state == "idle", "the quiet-spell refresh")
+        with Store.open(state) as store:
+            saved = LexicalIndex.load(pipeline.lexical_index_path(state))
+            assert saved is not None and saved.fingerprint == store.lexeme_fingerprint(LEXICAL_VERSION)
+            assert list(state.glob("notes-*.npz"))
         hits = vaultmind.search(vault, "квас на сухарях", embedder=channels, state_dir=state, limit=3)
         assert hits[0].note == "kvass.md" and "bm25" in hits[0].channels
         (vault / "kvass.md").unlink()

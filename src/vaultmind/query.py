@@ -30,7 +30,7 @@ from vaultmind.embed import LEXICAL, channel_name, dense_models, lexical_channel
 from vaultmind.embed.vectors import note_means
 from vaultmind.index import VectorIndex
 from vaultmind.lexical import LexicalIndex, lexemes
-from vaultmind.retrieval import NOTES_SUFFIX, NoteRank, note_ranking, weight_of
+from vaultmind.retrieval import NOTES_SUFFIX, NoteRank, fitted, note_ranking, weight_of
 from vaultmind.store import Store
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,20 @@ def _note_ranking(notes: NoteVectors, index: VectorIndex, vector: np.ndarray, de
         best = int(chunks[int(np.argmax(index.vectors(chunks) @ vector))])
         ranking.append(NoteRank(notes.notes[row], float(similarity[row]), best))
     return ranking
+
+
+def warm(store: Store, state_dir: Path, channels: Any, config: Config) -> None:
+    """Bring every cache the channels search from up to date and save it (the faiss indexes,
+    the note views, the BM25 index), so the next query in any process only loads them. The
+    daemon calls this after a quiet spell; otherwise the first query after a change builds
+    them (on 41,094 chunks the BM25 index takes about 1.8 s)."""
+    weights = fitted(channel_names(channels)).weights
+    for model in dense_models(channels):
+        index = vector_index(store, state_dir, model.model_id, config)
+        if index is not None and weight_of(channel_name(channels, model) + NOTES_SUFFIX, weights) > 0:
+            note_vectors(store, state_dir, model.model_id, index)
+    if lexical_channel(channels):
+        lexical_index(store, state_dir)
 
 
 def channel_names(channels: Any) -> list[str]:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaultmind import lexical, pipeline
+from vaultmind import lexical, pipeline, query
 from vaultmind.config import Config, state_dir_for
 from vaultmind.embed import Embedder, lexical_channel
 from vaultmind.errors import DaemonRunning, StoreError, VaultmindError
@@ -360,7 +360,11 @@ class Daemon:
         tick = time.perf_counter()
         with Store.open(self.state_dir) as store:
             count = len(pipeline.all_blind_spots(store, self.scene_model))
-        log.info("blind spots: %d in %.2f s", count, time.perf_counter() - tick)
+            log.info("blind spots: %d in %.2f s", count, time.perf_counter() - tick)
+            if self.embedder is not None:  # the next search in the app or the CLI only loads them
+                tick = time.perf_counter()
+                query.warm(store, self.state_dir, self.embedder, self.config)
+                log.info("search caches ready in %.2f s", time.perf_counter() - tick)
         self.state = "idle"
         self._write_status(force=True)
 

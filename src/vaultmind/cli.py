@@ -465,8 +465,9 @@ def _snippet(text: str, width: int = 160) -> str:
 def search(vault: Path, query: str, limit: int, model: str | None, state_dir: Path | None, explain: bool,
            as_json: bool) -> None:
     """Find the notes that answer QUERY (any language: a Russian query finds English notes and
-    back), each with its best matching chunk. Every channel (e5, use, bm25 by default) ranks
-    the chunks and the rankings are fused; --explain shows each channel's rank and score.
+    back), each with its best matching chunk. Every channel (by default USE on chunks, USE on
+    whole notes and BM25 on lemmas) ranks the vault and the rankings are fused; --explain
+    shows each channel's rank and score.
 
     Example: vaultmind search ~/notes "как пчёлы зимуют" --explain
     """

@@ -187,6 +187,10 @@ def test_search_explain_shows_every_channel_rank_and_score(tmp_path: Path, state
     assert len(data) == 3 and all(set(hit["channels"]) <= {"use", "use notes", "bm25"} for hit in data)
     assert all(isinstance(c["rank"], int) and c["rank"] >= 1 for hit in data for c in hit["channels"].values())
     assert "bm25" in data[0]["channels"]
+    # each hit's channels come in the fused order, which the app and --explain show
+    assert all(list(hit["channels"]) == sorted(hit["channels"], key=vaultmind.channel_order) for hit in data)
+    assert sorted(["bm25", "use notes", "e5", "st:x", "use"], key=vaultmind.channel_order) == \
+        ["e5", "use", "st:x", "use notes", "bm25"]
 
 
 def test_bm25_alone_finds_inflected_russian_and_english_stems(bm25_vault) -> None:

@@ -77,11 +77,11 @@ def search_tab(version: tuple) -> None:
 
 
 def channel_ranks(hit: vaultmind.SearchHit) -> str:
-    """` · found by e5 #3, use #1`: where each channel that returned the note placed it."""
+    """` · found by use #3, use notes #1`: where each channel that returned the note placed it
+    (`channels` come in the fused order: models, their note views, bm25)."""
     if not hit.channels:
         return ""
-    names = sorted(hit.channels, key=lambda n: ({"e5": 0, "use": 1, "bm25": 3}.get(n, 2), n))
-    return " · found by " + ", ".join(f"{name} #{hit.channels[name].rank}" for name in names)
+    return " · found by " + ", ".join(f"{name} #{found.rank}" for name, found in hit.channels.items())
 
 
 def related_tab(version: tuple, notes: list[str]) -> None:

@@ -8,6 +8,7 @@ from vaultmind.api import (
     LOCAL_HOSTS,
     VERDICTS,
     blind_spots,
+    channel_order,
     blind_spots_markdown,
     build_chip_set,
     chips,
@@ -39,7 +40,7 @@ from vaultmind.api import (
 from vaultmind.chips import KINDS as CHIP_KINDS, LANGS as CHIP_LANGS, SCHEMA as CHIP_SCHEMA, ChipSet
 from vaultmind.chips import record as chip_record
 from vaultmind.chips.formats import FORMATS as CHIP_FORMATS, ExportResult
-from vaultmind.config import SETTINGS, Config, Setting, load_config
+from vaultmind.config import DEVICES, SETTINGS, Config, Setting, load_config
 from vaultmind.errors import (
     ConfigError,
     DaemonRunning,
@@ -116,6 +117,8 @@ __all__ = [
     "judge",
     "write_report_note",
     "SETTINGS",
+    "DEVICES",
+    "channel_order",
     "Chunk",
     "Config",
     "Embedder",

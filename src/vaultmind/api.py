@@ -38,7 +38,7 @@ from vaultmind.chips import (
 from vaultmind.chips.formats import FORMATS as CHIP_FORMATS, ExportResult, write_export
 from vaultmind.embed import LEXICAL, Embedder, TokenCounter, load_channels, note_vectors, token_counter
 from vaultmind import query as query_stage
-from vaultmind.retrieval import fitted, fuse
+from vaultmind.retrieval import channel_order, fitted, fuse
 from vaultmind.blindspots import KINDS, PREFIX, find_blind_spots, spot_from_json, spot_to_json
 from vaultmind.blindspots.report import GENERATED_KEY, render_markdown, report_note
 from vaultmind.errors import (
@@ -265,6 +265,9 @@ def _vectors_or_fail(store: Store, model_id: str, vault: str | Path) -> tuple[np
     return ids, paths, matrix
 
 
+SEARCH_DEPTH = 100  # chunks each channel returns before fusion
+
+
 def search(
     vault: str | Path,
     query: str,
@@ -295,9 +298,6 @@ def search(
             chunk = chunks[fused.chunk]
             hits.append(SearchHit(chunk.path, fused.score, chunk.heading, chunk.text, chunk.line, fused.channels))
     return hits
-
-
-SEARCH_DEPTH = 100  # chunks each channel returns before fusion
 
 
 def related(

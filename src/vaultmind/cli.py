@@ -45,7 +45,7 @@ def model_option(f: Callable[..., Any]) -> Callable[..., Any]:
 def device_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--device",
-        type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+        type=click.Choice(vaultmind.DEVICES),
         default=None,
         help="Where torch models embed: auto (default: a CUDA or Apple MPS GPU when torch sees one, "
              "else the CPU), cpu, cuda or mps.",
@@ -477,17 +477,13 @@ def search(vault: Path, query: str, limit: int, model: str | None, state_dir: Pa
                     "line": h.line, "channels": {name: {"rank": c.rank, "score": round(c.score, 4)}
                                                  for name, c in h.channels.items()}} for h in hits])
         return
-    names = sorted({name for h in hits for name in h.channels}, key=_CHANNEL_ORDER)
+    names = sorted({name for h in hits for name in h.channels}, key=vaultmind.channel_order)
     for rank, hit in enumerate(hits, 1):
         where = f" › {hit.heading}" if hit.heading else ""
         click.echo(f"{rank:>2}. {hit.score:.3f}  {click.style(hit.note, bold=True)}{where}  (line {hit.line})")
         click.echo(f"      {_snippet(hit.text)}")
         if explain:
             click.echo("      " + click.style(_explained(hit, names), dim=True))
-
-
-def _CHANNEL_ORDER(name: str) -> tuple[int, str]:
-    return ({"e5": 0, "use": 1, "bm25": 3}.get(name, 2), name)
 
 
 def _explained(hit: vaultmind.SearchHit, names: list[str]) -> str:

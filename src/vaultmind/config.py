@@ -240,7 +240,8 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 _RANGES = {"scene_alpha": (0.0, 1.0), "scene_floor": (-1.0, 1.0), "scene_match": (0.0, 1.0),
            "hub_weight": (0.0, 1.0), "chip_near_duplicate": (0.0, 1.0), "chip_validation_share": (0.0, 0.9)}
-_CHOICES = {"chip_secrets": ("redact", "drop"), "device": ("auto", "cpu", "cuda", "mps")}
+DEVICES = ("auto", "cpu", "cuda", "mps")  # where torch models embed (`device` setting, --device)
+_CHOICES = {"chip_secrets": ("redact", "drop"), "device": DEVICES}
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from vaultmind.embed import LEXICAL, channel_name, dense_models, lexical_channel
 from vaultmind.embed.vectors import note_means
 from vaultmind.index import VectorIndex
 from vaultmind.lexical import LexicalIndex, lexemes
-from vaultmind.retrieval import NOTES_SUFFIX, NoteRank, fitted, note_ranking, weight_of
+from vaultmind.retrieval import NOTES_SUFFIX, NoteRank, channel_order, fitted, note_ranking, weight_of
 from vaultmind.store import Store
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,9 @@ def lexical_index(store: Store, state_dir: Path) -> LexicalIndex | None:
 
 
 def note_vectors_path(state_dir: Path, model_id: str) -> Path:
-    return pipeline.vector_index_path(state_dir, model_id).with_name(
-        pipeline.vector_index_path(state_dir, model_id).stem.replace("chunks-", "notes-", 1) + ".npz")
+    """`notes-<model>.npz` beside the model's `chunks-<model>.faiss`."""
+    chunks = pipeline.vector_index_path(state_dir, model_id)
+    return chunks.with_name("notes-" + chunks.stem.removeprefix("chunks-") + ".npz")
 
 
 class NoteVectors:
@@ -221,12 +222,5 @@ def channel_rankings(store: Store, state_dir: Path, channels: Any, query: str, d
         rankings[name] = note_ranking(ids, scores, path_of.__getitem__)
     for ranking in rankings.values():
         chunk_ids.update(hit.chunk for hit in ranking)
-    ordered = {name: rankings[name] for name in sorted(rankings, key=_channel_order)}
+    ordered = {name: rankings[name] for name in sorted(rankings, key=channel_order)}
     return ordered, chunk_ids, confidence
-
-
-def _channel_order(name: str) -> tuple[int, str]:
-    """e5, use, other models, their note views, then bm25: the order `--explain` shows."""
-    notes = name.endswith(NOTES_SUFFIX)
-    base = name.removesuffix(NOTES_SUFFIX)
-    return ({"e5": 0, "use": 1}.get(base, 2) + 3 * notes + 10 * (name == LEXICAL), name)

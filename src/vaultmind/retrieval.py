@@ -1,14 +1,15 @@
 """Fusing the retrieval channels' rankings into one ranking of notes.
 
 Each channel ranks notes: a dense model's chunks (a note takes the rank of its best chunk),
-the same model's note vectors (`use notes`), BM25 over lemmas (by best chunk again). The channels' note rankings are fused by
-weighted reciprocal rank fusion (Cormack et al., 2009): score = Σ wᶜ / (k + rankᶜ), over the
-channels that returned the note. Ranks, not scores, are fused because the channels' scores
-live on different scales (cosines near 0.8 for e5, near 0.3 for USE, unbounded BM25).
+the same model's note vectors (`use notes`), BM25 over lemmas (by best chunk again). The
+rankings are fused by weighted reciprocal rank fusion (Cormack et al., 2009): score =
+Σ wᶜ / (k + rankᶜ), over the channels that returned the note. Ranks, not scores, are fused
+because the channels' scores live on different scales (cosines near 0.8 for e5, near 0.3 for
+USE, unbounded BM25). The bm25 weight follows its confidence (`Fusion.weights_for`).
 
-The weights and k were chosen by measurement (`benchmarks/retrieval.py`, results in
-`benchmarks/results/retrieval.md`): a grid search on the retrieval set, checked on the
-cross-lingual set, which was not fitted.
+The weights, k and that power were chosen by measurement (`benchmarks/fusion.py`, results in
+`benchmarks/results/fusion.md`): a grid search per combination of channels for the best
+lowest recall@5 over the retrieval, cross-lingual and known-item sets of two vaults.
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def note_ranking(ids: Sequence[int], scores: Sequence[float], note_of: Callable[
         if note not in seen:
             seen[note] = NoteRank(note, float(score), int(chunk_id))
     return list(seen.values())
+
+
+def channel_order(name: str) -> tuple[int, str]:
+    """Sort key of channel names: e5, use, other models, their note views, then bm25 (the
+    order rankings are fused in, so a hit's `channels` come in it, and `--explain` shows)."""
+    notes = name.endswith(NOTES_SUFFIX)
+    base = name.removesuffix(NOTES_SUFFIX)
+    return {"e5": 0, "use": 1}.get(base, 2) + 3 * notes + 10 * (name == "bm25"), name
 
 
 def weight_of(channel: str, weights: Mapping[str, float]) -> float:

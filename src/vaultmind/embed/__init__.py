@@ -11,10 +11,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from vaultmind.embed.channels import (DEFAULT_CHANNELS, LEXICAL, Channels, channel_name, dense_models, lexical_channel,
-                                      load_channels)
+from vaultmind.embed.channels import LEXICAL, Channels, channel_name, dense_models, lexical_channel, load_channels
 from vaultmind.embed.chunks import CHUNKER_VERSION, DEFAULT_CHUNK_CHARS, chunk_note, embedding_text, text_hash
-from vaultmind.embed.models import DEFAULT_MODEL, DEVICES, MODEL_CHOICES, LazyModel, load_model, resolve_device, resolve_spec
+from vaultmind.embed.models import DEFAULT_MODEL, MODEL_CHOICES, LazyModel, load_model, resolve_device, resolve_spec
 from vaultmind.embed.tokens import WORD_COUNTER, TokenCounter, token_counter
 from vaultmind.embed.vectors import note_vectors
 
@@ -36,8 +35,6 @@ class Embedder(Protocol):
 __all__ = [
     "Channels",
     "CHUNKER_VERSION",
-    "DEFAULT_CHANNELS",
-    "DEVICES",
     "LEXICAL",
     "channel_name",
     "dense_models",

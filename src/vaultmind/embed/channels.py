@@ -21,8 +21,6 @@ from vaultmind.errors import ModelError
 from vaultmind.types import MEANING_SEPARATOR
 
 LEXICAL = "bm25"
-DEFAULT_CHANNELS = "use+bm25"  # the best measured combination (benchmarks/results/fusion.md)
-CHANNEL_CHOICES = ("e5", "use", "st:NAME", LEXICAL)
 
 
 def channel_names(spec: str) -> list[str]:
@@ -71,13 +69,14 @@ def load_channels(spec: str, cache_root: Path | None = None, device: str = "auto
     falls back to another (e5 to use where e5 cannot run) is kept once."""
     if device != "auto":
         resolve_device(device)  # a device torch does not see fails now, not mid-index
+    names = channel_names(spec)
     dense: list[LazyModel] = []
-    for name in channel_names(spec):
+    for name in names:
         if name != LEXICAL:
             model = LazyModel(name, cache_root, device)
             if all(m.model_id != model.model_id for m in dense):
                 dense.append(model)
-    return Channels(dense, [m.spec for m in dense], LEXICAL in channel_names(spec))
+    return Channels(dense, [m.spec for m in dense], LEXICAL in names)
 
 
 def channel_name(embedder: object, model: Any) -> str:

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from vaultmind.config import DEVICES
 from vaultmind.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "e5"
 MODEL_CHOICES = ("e5", "use", "st:NAME")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 
-.PHONY: app demo test test-fast bench bench-smoke bench-embed bench-scenes bench-blindspots bench-chips bench-watch bench-app bench-hostile bench-fusion bench-search retrieval scene-quality blindspot-quality clean
+.PHONY: app demo test test-fast bench bench-smoke fusion clean
 
 # torch first and pinned: a CPU build, so nothing later pulls a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml requirements.txt
@@ -43,47 +43,25 @@ $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-bench: $(VENV)/.bench-installed     ## 10k-note indexing benchmark (~6 min, mostly obsidiantools)
-	$(BIN)/python -m benchmarks.run_index --notes 10000 --repeat 3
+# Benchmarks run on airspeed velocity (asv.conf.json) in this environment, on a synthetic vault of
+# VAULTMIND_BENCH_NOTES notes (10,000 unless set). BENCH picks benchmarks by regular expression:
+#   make bench BENCH=bench_index      make bench BENCH='bench_scenes|bench_blindspots'
+ASV        := HF_HUB_OFFLINE=1 $(BIN)/asv
+BENCH      ?= .
+SMOKE      := bench_index|bench_scenes|bench_blindspots|bench_chips
 
-bench-smoke: $(VENV)/.bench-installed
-	$(BIN)/python -m benchmarks.run_index --notes 200 --skip-obsidiantools
+bench: $(VENV)/.bench-installed   ## every benchmark (or those BENCH names); results kept per commit in .asv/results, history in .asv/html
+	$(ASV) machine --yes >/dev/null
+	$(ASV) run --python=same --set-commit-hash=$$(git rev-parse HEAD) --show-stderr --bench '$(BENCH)'
+	$(ASV) publish
+	$(ASV) show $$(git rev-parse --short=8 HEAD) --bench '$(BENCH)'
 
-bench-embed: $(VENV)/.bench-installed   ## embedding throughput, search latency, vector index (~25 min)
-	$(BIN)/python -m benchmarks.run_embed --max-chunks 500
+bench-smoke: $(STAMP)             ## a few benchmarks once each on a 200-note vault, nothing saved (under 2 min; the test suite runs it)
+	$(ASV) machine --yes >/dev/null
+	VAULTMIND_BENCH_NOTES=200 $(ASV) run --python=same --quick --dry-run --show-stderr --bench '$(SMOKE)'
 
-bench-scenes: $(VENV)/.bench-installed  ## scene stage on the 10k-note vault, hashed vectors (~2 min)
-	$(BIN)/python -m benchmarks.run_scenes --notes 10000 --repeat 3
-
-bench-blindspots: $(VENV)/.bench-installed  ## each blind-spot detector on the 10k-note vault, hashed vectors (~4 min)
-	$(BIN)/python -m benchmarks.run_blindspots --notes 10000 --repeat 3
-
-bench-chips: $(VENV)/.bench-installed  ## chip export (all formats) vs index --no-embed on the 10k-note vault (~7 min)
-	$(BIN)/python -m benchmarks.run_chips --notes 10000 --repeat 3
-
-bench-watch: $(VENV)/.bench-installed  ## sync daemon on the 10k-note vault: one-note saves, a 1,000-op burst, idle (~20 min)
-	$(BIN)/python -m benchmarks.run_watch --notes 10000
-
-bench-app: $(VENV)/.bench-installed  ## the app in headless Chromium: first render per page, search, memory; sample + 10k vault (~25 min)
-	$(BIN)/python -m benchmarks.run_app --notes 10000
-
-bench-hostile: $(STAMP)  ## pathological notes (YAML aliases, 1 MB of links, deep nesting) indexed by ebc48bf and the working tree: time, peak memory, × bare markdown-it-py (~30 min)
-	$(BIN)/python -m benchmarks.run_hostile
-
-bench-fusion: $(STAMP)  ## every retrieval channel alone and fused on three query sets, weights fitted, index cost (~12 min)
-	$(BIN)/python -m benchmarks.fusion
-
-bench-search: $(STAMP)  ## warm search latency with the default channels on the 10k-note vault (first run embeds it, ~10 min)
-	$(BIN)/python -m benchmarks.search_latency
-
-retrieval: $(STAMP)    ## recall@5 and MRR of search for each model
-	$(BIN)/python -m benchmarks.retrieval
-
-scene-quality: $(STAMP)    ## AMI/NMI of scenes vs the sample vault's topics; the wiki's scenes (~3 min)
-	$(BIN)/python -m benchmarks.scene_quality
-
-blindspot-quality: $(STAMP)    ## recall@10 of planted gaps per kind (~1 min)
-	$(BIN)/python -m benchmarks.blindspot_quality
+fusion: $(STAMP)                  ## fit the search fusion weights again on the three query sets and print them (~10 min)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.retrieval
 
 clean:
 	rm -rf $(VENV) sample_vault/.vaultmind

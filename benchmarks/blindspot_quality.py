@@ -12,21 +12,14 @@ Planted, each on notes the other plants do not touch:
   scene holds both;
 - an unanswered question: a user turn is appended to a saved dialogue.
 
-    .venv/bin/python -m benchmarks.blindspot_quality [--model e5]
-
-Writes benchmarks/results/blindspots-quality.{json,md}. `plant` and `recall` back
-tests/test_blindspot_quality.py.
+Backs `bench_quality` and tests/test_blindspot_quality.py.
 """
 
-from __future__ import annotations
-
-import argparse
 import json
 import random
 import re
 import shutil
 import tempfile
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,15 +28,11 @@ from typing import Any
 import networkx as nx
 
 import vaultmind
-from vaultmind.config import Config
 from vaultmind.embed import Embedder, load_channels
 from vaultmind.store import Store
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "sample_vault"
-TRUTH = REPO / "tests" / "data" / "sample_topics.json"
-RESULTS = REPO / "benchmarks" / "results"
-TOPICS = ("ai", "bees", "bread", "hiking", "stoic")
+from .scene_quality import SAMPLE, TOPICS, TRUTH
+
 TOP = 10
 UNANSWERED_TURN = "\n>[!nexus_user] **User** - 12.05.2025 at 08:00\n> And what if I skip a week entirely — does the practice survive?\n"
 
@@ -58,21 +47,11 @@ class Planted:
     unanswered: list[str] = field(default_factory=list)
 
 
-def _links(state: Path) -> list[vaultmind.ResolvedLink]:
-    with Store.open(state) as store:
-        return store.links()
-
-
 def _unlink(vault: Path, link: vaultmind.ResolvedLink) -> None:
-    """Turn one link occurrence into its display text, on its own line."""
-    path = vault / link.source
+    """Turn one link occurrence into its display text (an embed: nothing)."""
+    path, row = vault / link.source, link.link.line - 1
     lines = path.read_text(encoding="utf-8").split("\n")
-    row = link.link.line - 1
-    original = link.link.original
-    if original.startswith("!"):  # an embed: drop it
-        lines[row] = lines[row].replace(original, "", 1)
-    else:
-        lines[row] = lines[row].replace(original, link.link.display, 1)
+    lines[row] = lines[row].replace(link.link.original, "" if link.link.original.startswith("!") else link.link.display, 1)
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -97,7 +76,8 @@ def plant(vault: Path, *, seed: int = 7, pairs: int = 8) -> Planted:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         vaultmind.index(vault, state_dir=Path(tmp), embed=False, scenes=False)
-        links = _links(Path(tmp))
+        with Store.open(Path(tmp)) as store:
+            links = store.links()
     notes = set(topic)
     graph = _graph(links, notes | hubs, hubs)
     planted = Planted()
@@ -237,53 +217,3 @@ def evaluate(model: str | Embedder, workdir: Path, seed: int = 7) -> dict[str, A
     return {"model": embedder.model_id, "planted": planted.__dict__, "recall": recall(spots, planted),
             "timings": timings, "top": {s.id: [s.kind, round(s.score, 3), s.title] for s in spots}}
 
-
-def _pooled(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Recall per kind over all runs: found / planted, summed."""
-    pooled: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        for kind, r in run["recall"].items():
-            p = pooled.setdefault(kind, {"planted": 0, "found": 0, "missed": []})
-            p["planted"] += r["planted"]
-            p["found"] += r["found"]
-            p["missed"] += r["missed"]
-    for p in pooled.values():
-        p["recall@10"] = p["found"] / max(p["planted"], 1)
-    return pooled
-
-
-def render(result: dict[str, Any]) -> str:
-    lines = ["# Blind-spot quality: planted gaps in a copy of the sample vault", "",
-             f"Model {result['model']}; recall@10 per kind (how many planted gaps the detector puts in its top 10), "
-             f"pooled over {len(result.get('seeds', [1]))} planted copies (seeds {result.get('seeds', '')}).", "",
-             "| kind | planted | found in top 10 | recall@10 | missed |", "|---|---:|---:|---:|---|"]
-    for kind, r in result["recall"].items():
-        lines.append(f"| {kind} | {r['planted']} | {r['found']} | {r['recall@10']:.2f} | {r['missed'] or ''} |")
-    lines += ["", "Detector time on the planted vault: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["timings"].items()), ""]
-    return "\n".join(lines)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=Config().model, help="channels, as the `model` setting spells them")
-    parser.add_argument("--output", default="blindspots-quality", help="results file name, without extension")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23],
-                        help="one planted vault per seed; recall is pooled over them")
-    args = parser.parse_args()
-    started = time.perf_counter()
-    embedder = load_channels(args.model)  # one loaded model for every seed
-    runs = []
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            runs.append(evaluate(embedder, Path(tmp), seed=seed) | {"seed": seed})
-    result = {"model": runs[0]["model"], "seeds": args.seeds, "runs": runs, "recall": _pooled(runs),
-              "timings": runs[0]["timings"], "seconds": time.perf_counter() - started}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.output}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str),
-                                                     encoding="utf-8")
-    (RESULTS / f"{args.output}.md").write_text(render(result), encoding="utf-8")
-    print(render(result))
-
-
-if __name__ == "__main__":
-    main()

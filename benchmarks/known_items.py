@@ -9,8 +9,6 @@ opposite case, where lexical matching should shine. Deterministic (seeded); writ
 tests/data/known_items.json.
 """
 
-from __future__ import annotations
-
 import json
 import random
 import re
@@ -19,6 +17,7 @@ from pathlib import Path
 
 from vaultmind.lexical import lexemes
 
+from benchmarks import vaults
 from benchmarks.retrieval import VAULTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,12 +28,8 @@ _SKIP = re.compile(r"^---\n.*?\n---\n|<!--.*?-->|\[\[[^\]]*\]\]|https?://\S+", r
 
 
 def notes_of(vault: Path) -> dict[str, str]:
-    notes = {}
-    for path in sorted(vault.rglob("*.md")):
-        rel = path.relative_to(vault).as_posix()
-        if not any(part.startswith(".") for part in path.relative_to(vault).parts):
-            notes[rel] = _SKIP.sub(" ", path.read_text(encoding="utf-8", errors="replace"))
-    return notes
+    return {p.relative_to(vault).as_posix(): _SKIP.sub(" ", p.read_text(encoding="utf-8", errors="replace"))
+            for p in vaults.notes_of(vault)}
 
 
 def queries_for(name: str, vault: Path, rng: random.Random) -> list[dict[str, object]]:

@@ -1,24 +1,13 @@
 """Scene quality: how well scenes recover the topics the sample vault was written in
-(tests/data/sample_topics.json), measured as adjusted mutual information (AMI) and NMI, for
-links only (α = 1), meaning only (α = 0) and the hybrid — over a grid of the other settings so
-each mix is judged at its best and at the defaults. Also lists the scenes of the real Russian
-wiki vault for reading.
-
-    .venv/bin/python -m benchmarks.scene_quality [--model e5 --model use+bm25]
-
-Writes benchmarks/results/scenes-quality.{json,md}. `partition` and `agreement` back
-tests/test_scene_quality.py.
+(tests/data/sample_topics.json), as adjusted mutual information (AMI), for links only (α = 1),
+meaning only (α = 0) and the hybrid, with every link and with links thinned at random, and over
+a grid of the scene settings. Backs `bench_quality` and tests/test_scene_quality.py.
 """
 
-from __future__ import annotations
-
-import argparse
 import itertools
 import json
 import random
 import statistics
-import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +23,6 @@ from vaultmind.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 TRUTH = REPO / "tests" / "data" / "sample_topics.json"
-RESULTS = REPO / "benchmarks" / "results"
 SAMPLE = REPO / "sample_vault"
 WIKI = REPO.parent / "shared" / "vaults" / "ru-vanadium23-wiki"
 TOPICS = ("ai", "bees", "bread", "hiking", "stoic")  # the rest (the hub, misc notes) has no topic
@@ -136,102 +124,8 @@ def thinned_mixes(data: SceneInput, truth: dict[str, str], config: Config) -> di
     return result
 
 
-def wiki_scenes(model: str, state_dir: Path) -> dict[str, Any]:
-    started = time.perf_counter()
+def wiki_scenes(model: str, state_dir: Path) -> vaultmind.SceneMap:
+    """The scenes of the real Russian wiki vault, indexed with `model`."""
     vaultmind.index(WIKI, state_dir=state_dir, model=model)
-    found = vaultmind.scene_map(WIKI, state_dir=state_dir, model=model)
-    sizes = [s.size for s in found.scenes]
-    return {
-        "seconds": time.perf_counter() - started,
-        "notes": sum(sizes) + len(found.unplaced),
-        "scenes": len(found.scenes),
-        "regions": len(found.regions),
-        "unplaced": len(found.unplaced),
-        "sizes": sizes,
-        "median size": statistics.median(sizes) if sizes else 0,
-        "hubs": list(found.hubs),
-        "list": [{"id": s.id, "size": s.size, "label": s.label, "summary": s.summary, "central": list(s.central),
-                  "density": round(s.density, 3), "wanted": list(s.wanted[:5])} for s in found.scenes],
-    }
+    return vaultmind.scene_map(WIKI, state_dir=state_dir, model=model)
 
-
-def run(models: list[str]) -> dict[str, Any]:
-    truth = topics()
-    result: dict[str, Any] = {"truth notes": len(truth), "grid": {k: list(v) for k, v in GRID.items()}, "models": {}}
-    for model in models:
-        with tempfile.TemporaryDirectory() as tmp:
-            embedder = load_channels(model)
-            data = load_input(SAMPLE, embedder, Path(tmp) / "sample")
-            rows = grid(data, truth, Config())
-            entry: dict[str, Any] = {
-                "model id": embedder.model_id,
-                "defaults": mixes(data, truth, Config()),
-                "thinned links": thinned_mixes(data, truth, Config()),
-                "best links only": best(rows, alpha=1.0),
-                "best meaning only": best(rows, alpha=0.0),
-                "best hybrid": best(rows, hybrid=True),
-                "by alpha at defaults' k, floor, resolution": {
-                    str(a): next(r for r in rows if r["scene_alpha"] == a and r["scene_neighbours"] == Config().scene_neighbours
-                                 and r["scene_floor"] == Config().scene_floor
-                                 and r["scene_resolution"] == Config().scene_resolution)
-                    for a in GRID["scene_alpha"]
-                },
-                "grid": rows,
-            }
-            if WIKI.is_dir():
-                entry["ru-vanadium23-wiki"] = wiki_scenes(model, Path(tmp) / "wiki")
-            result["models"][model] = entry
-    return result
-
-
-def _row(name: str, m: dict[str, Any]) -> str:
-    settings = ", ".join(f"{k.removeprefix('scene_')} {m[k]}" for k in GRID if k in m)
-    return f"| {name} | {m['ami']:.3f} | {m['nmi']:.3f} | {m['scenes']} | {m['unplaced']} | {settings} |"
-
-
-def render(result: dict[str, Any]) -> str:
-    lines = ["# Scene quality", "",
-             f"Sample vault: {result['truth notes']} notes with an intended topic ({', '.join(TOPICS)}). "
-             "AMI/NMI between scenes and topics; each unplaced note counts as its own group. "
-             "Grid: " + "; ".join(f"{k} {v}" for k, v in result["grid"].items()) + ".", ""]
-    for model, entry in result["models"].items():
-        lines += [f"## {model} ({entry['model id']})", "", "| mix | AMI | NMI | scenes | unplaced | settings |",
-                  "|---|---:|---:|---:|---:|---|"]
-        for name, m in entry["defaults"].items():
-            lines.append(_row(f"{name}, defaults", m))
-        for name in ("best links only", "best meaning only", "best hybrid"):
-            lines.append(_row(name, entry[name]))
-        lines += ["", f"With links thinned (mean AMI over {len(THIN_SEEDS)} random thinnings; lowest in brackets):", "",
-                  "| links kept | links only | meaning only | hybrid |", "|---:|---:|---:|---:|"]
-        for keep, m in entry["thinned links"].items():
-            lines.append(f"| {float(keep):.0%} | " + " | ".join(
-                f"{m[mix]['ami']:.3f} ({m[mix]['lowest']:.3f})" for mix in ("links only", "meaning only", "hybrid")) + " |")
-        lines += ["", "AMI by α at the default k, floor and resolution: " + ", ".join(
-            f"α={a}: {m['ami']:.3f}" for a, m in entry["by alpha at defaults' k, floor, resolution"].items()), ""]
-        wiki = entry.get("ru-vanadium23-wiki")
-        if wiki:
-            lines += [f"### ru-vanadium23-wiki: {wiki['scenes']} scenes, {wiki['regions']} regions, "
-                      f"{wiki['unplaced']} of {wiki['notes']} notes unplaced; median size {wiki['median size']}, "
-                      f"sizes {wiki['sizes']}; hubs {wiki['hubs']}", "",
-                      "| id | size | density | label | summary |", "|---:|---:|---:|---|---|"]
-            for s in wiki["list"]:
-                summary = s["summary"].replace("|", "\\|")
-                lines.append(f"| {s['id']} | {s['size']} | {s['density']} | {s['label'].replace('|', '/')} | {summary} |")
-            lines.append("")
-    return "\n".join(lines) + "\n"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append",
-                        help="channels, as the `model` setting spells them (repeatable; default e5, the default and e5+use)")
-    args = parser.parse_args()
-    result = run(args.model or ["e5", Config().model, "e5+use"])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scenes-quality.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-    (RESULTS / "scenes-quality.md").write_text(render(result), encoding="utf-8")
-    print(render(result).split("### ")[0])
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,5 @@
 """Planted gaps in a copy of the sample vault come back in the detectors' top 10
-(benchmarks/blindspot_quality.py; measured numbers in benchmarks/results/blindspots-quality.md).
+(benchmarks/blindspot_quality.py; measured numbers: bench_quality.BlindSpots).
 The structural kinds do not depend on the model and are checked with the test embedder; the
 meaning-based ones with the real default channels (use+bm25: USE note vectors)."""
 

@@ -4,7 +4,7 @@ contain themselves, quotes and fences that never end, mixed scripts — and must
 no exception, every line number inside the file, and output bounded by the input's size.
 
 The deadlines are generous per-example timeouts, so a regression to quadratic work fails
-instead of hanging the run; the benchmark (`make bench-hostile`) measures the real cost.
+instead of hanging the run; the benchmark (`bench_hostile`, `make bench BENCH=bench_hostile`) measures the real cost.
 A longer campaign: VAULTMIND_FUZZ_SCALE=40 multiplies every example count."""
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_model]
 TOPICS = json.loads((ROOT / "tests" / "data" / "sample_topics.json").read_text(encoding="utf-8"))["notes"]
 # channels: (recall@5, MRR, cross-lingual recall@5) on the sample vault's 40 queries; measured
 # e5 0.750 / 0.635 / 0.38, use 0.925 / 0.779 / 0.85 and the default use+bm25 0.900 / 0.796 /
-# 0.77 (benchmarks/results/fusion.md)
+# 0.77 (bench_quality.Retrieval)
 FLOORS = {
     "e5": (0.70, 0.58, 0.30),
     "use": (0.85, 0.72, 0.75),

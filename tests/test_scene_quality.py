@@ -1,6 +1,6 @@
 """Scene quality on the sample vault with the real default model: scenes recover the topics
 the vault was written in, and mixing links with meaning beats either alone. The floors are
-what was measured (benchmarks/results/scenes-quality.md) less a margin.
+what was measured (bench_quality.Scenes) less a margin.
 
 The sample vault's links were written topic by topic, so links alone already recover its
 topics except for its two linkless notes; the hybrid's gain shows when an author links less,

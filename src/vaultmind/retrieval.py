@@ -7,8 +7,8 @@ rankings are fused by weighted reciprocal rank fusion (Cormack et al., 2009): sc
 because the channels' scores live on different scales (cosines near 0.8 for e5, near 0.3 for
 USE, unbounded BM25). The bm25 weight follows its confidence (`Fusion.weights_for`).
 
-The weights, k and that power were chosen by measurement (`benchmarks/retrieval.py`, results in
-`benchmarks/results/fusion.md`): a grid search per combination of channels for the best
+The weights, k and that power were chosen by measurement (`benchmarks/retrieval.py`; `make fusion`
+prints them again): a grid search per combination of channels for the best
 lowest recall@5 over the retrieval, cross-lingual and known-item sets of two vaults.
 """
 
@@ -40,8 +40,7 @@ class Fusion:
         return {**self.weights, "bm25": self.weights["bm25"] * lexical_confidence**self.lexical_power}
 
 
-# Fitted per combination of the measured channels by benchmarks/retrieval.py (results in
-# benchmarks/results/fusion.md).
+# Fitted per combination of the measured channels by benchmarks/retrieval.py (`make fusion`).
 FITTED: dict[str, Fusion] = {
     "e5": Fusion({"e5": 1.0}, 5),
     "use": Fusion({"use": 1.0, "use notes": 1.0}, 10),

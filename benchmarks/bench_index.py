@@ -60,6 +60,9 @@ class Index(Heavy):
         index(root, self.state)
         return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
+    def time_full_with_scenes(self, root: Path) -> None:  # `vaultmind index --no-embed`: scenes from links too
+        vaultmind.index(root, state_dir=self.state, embed=False)
+
     def time_bare_markdown_it(self, root: Path) -> None:
         parse_all(root)
 

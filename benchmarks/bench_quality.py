@@ -64,6 +64,12 @@ class Retrieval:
     track_mrr.unit = "MRR"
 
 
+def _sample_scene_input() -> scene_quality.SceneInput:
+    """The sample vault indexed with the default channels, as the scene stage reads it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return scene_quality.load_input(scene_quality.SAMPLE, Config().model, Path(tmp))
+
+
 class Scenes:
     """AMI of scenes against the sample vault's topics with the default channels: links only,
     meaning only and the hybrid, with every link and with 70% or 50% of the linked pairs kept
@@ -74,14 +80,10 @@ class Scenes:
     timeout = 1800
 
     def setup_cache(self) -> dict:
-        truth, config = scene_quality.topics(), Config()
-        with tempfile.TemporaryDirectory() as tmp:
-            data = scene_quality.load_input(scene_quality.SAMPLE, config.model, Path(tmp))
+        data, truth, config = _sample_scene_input(), scene_quality.topics(), Config()
         ami = {(mix, "all"): r["ami"] for mix, r in scene_quality.mixes(data, truth, config).items()}
         for keep, mixes in scene_quality.thinned_mixes(data, truth, config).items():
             ami |= {(mix, keep): r["ami"] for mix, r in mixes.items()}
-        rows = scene_quality.grid(data, truth, config)
-        ami["best hybrid"] = scene_quality.best(rows, hybrid=True)["ami"]
         return ami
 
     def track_ami(self, ami: dict, mix: str, kept: str) -> float:
@@ -97,7 +99,8 @@ class SceneGrid:
     params, param_names, timeout = [["best hybrid AMI", "wiki scenes", "wiki unplaced notes"]], ["figure"], 1800
 
     def setup_cache(self) -> dict:
-        found = {"best hybrid AMI": Scenes().setup_cache()["best hybrid"]}
+        rows = scene_quality.grid(_sample_scene_input(), scene_quality.topics(), Config())
+        found = {"best hybrid AMI": scene_quality.best(rows, hybrid=True)["ami"]}
         if scene_quality.WIKI.is_dir():
             with tempfile.TemporaryDirectory() as tmp:
                 wiki = scene_quality.wiki_scenes(Config().model, Path(tmp))

@@ -48,11 +48,9 @@ def load_queries(vault: str | None = None, path: Path = QUERIES) -> list[dict[st
     return [q for q in queries if vault is None or q["vault"] == vault]
 
 
-def rank_of(hits: list[vaultmind.SearchHit], expected: list[str]) -> int | None:
-    for rank, hit in enumerate(hits, 1):
-        if hit.note in expected:
-            return rank
-    return None
+def rank_of(notes: list[str], expected: list[str]) -> int | None:
+    """The rank of the first expected note among `notes` (search order), or None."""
+    return next((rank for rank, note in enumerate(notes, 1) if note in expected), None)
 
 
 def score(ranks: list[int | None]) -> dict[str, float]:
@@ -76,7 +74,7 @@ def evaluate(vault: Path, queries: list[dict[str, Any]], model: str | Embedder, 
     started = time.perf_counter()
     for q in queries:
         hits = vaultmind.search(vault, q["query"], limit=10, embedder=embedder, state_dir=state_dir)
-        rank = rank_of(hits, q["expected"])
+        rank = rank_of([h.note for h in hits], q["expected"])
         by_lang[q["lang"]].append(rank)
         if rank is None or rank > 5:
             misses.append({"query": q["query"], "expected": q["expected"], "rank": rank,
@@ -109,9 +107,7 @@ def rankings_of(vault: Path, state_dir: Path, texts: list[str]) -> list[tuple[di
 
 
 def measure(ranked: list[list[str]], qs: list[dict[str, Any]]) -> dict[str, Any]:
-    ranks = [next((i for i, note in enumerate(notes[:10], 1) if note in q["expected"]), None)
-             for notes, q in zip(ranked, qs)]
-    return score(ranks)
+    return score([rank_of(notes[:10], q["expected"]) for notes, q in zip(ranked, qs)])
 
 
 def fused(rankings: list[tuple[dict[str, list[NoteRank]], float]], fusion: Fusion) -> list[list[str]]:

@@ -56,9 +56,12 @@ bench: $(VENV)/.bench-installed   ## every benchmark (or those BENCH names); res
 	$(ASV) publish
 	$(ASV) show $$(git rev-parse --short=8 HEAD) --bench '$(BENCH)'
 
+# The smoke run keeps its own results dir: asv rewrites benchmarks.json on every run, and the
+# committed .asv/results must stay as make bench left it.
 bench-smoke: $(STAMP)             ## a few benchmarks once each on a 200-note vault, nothing saved (under 2 min; the test suite runs it)
 	$(ASV) machine --yes >/dev/null
-	VAULTMIND_BENCH_NOTES=200 $(ASV) run --python=same --quick --dry-run --show-stderr --bench '$(SMOKE)'
+	sed 's#"\.asv/results"#".asv/smoke"#; s#"\.asv/html"#".asv/smoke-html"#' asv.conf.json > .asv-smoke.conf.json
+	VAULTMIND_BENCH_NOTES=200 $(ASV) run --config .asv-smoke.conf.json --python=same --quick --dry-run --show-stderr --bench '$(SMOKE)'
 
 fusion: $(STAMP)                  ## fit the search fusion weights again on the three query sets and print them (~10 min)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.retrieval
